@@ -1,0 +1,389 @@
+"""Run evaluations on a Dask cluster: the only module of evopipe that imports ``distributed``.
+
+How failures are told apart (the scheduler runs with ``allowed-failures = 0`` during a search,
+so a task whose worker dies fails at once with ``KilledWorker`` instead of killing up to four
+workers in turn):
+
+- TIMEOUT: each task notes its start on its worker; the driver polls the running tasks'
+  elapsed times and restarts the worker of a task past ``max_eval_time`` + grace. That works
+  for C code that never returns to Python, which a thread-based timeout cannot stop.
+- MEMORY: the nanny that kills a worker over its memory limit logs a ``worker-restart-memory``
+  event naming the worker; a ``KilledWorker`` from that worker is recorded MEMORY.
+- Any other death (``os._exit``, a segfault, a worker killed from outside) re-runs the
+  candidate once; only a candidate that kills a second worker is recorded ERROR. Tasks that
+  shared a worker restarted for a timeout are re-run without counting against them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlparse
+
+import dask
+from distributed import Client, LocalCluster, as_completed, get_worker
+from distributed.client import default_client
+
+from evopipe.backends.base import Backend
+from evopipe.evaluation import EvalContext, Evaluation, Status, evaluate
+from evopipe.genome import Genome
+
+__all__ = ["DaskBackend", "active_client"]
+
+logger = logging.getLogger(__name__)
+
+_GRACE_SECONDS = 1.0
+_POLL_SECONDS = 0.5
+_MAX_ATTEMPTS = 4
+# Worker-side: start time of each evaluation task running in this process, by task key.
+_RUNNING: dict[str, float] = {}
+_STARTED_TOPIC = "evopipe-task-started"
+_THREADS_CAPPED: list[int] = []
+
+
+def active_client() -> Client | None:
+    """The current default ``distributed.Client``, or None when there is none."""
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _cap_thread_pools() -> None:
+    """Limit BLAS/OpenMP pools to the worker's own threads (once per worker process)."""
+    nthreads = get_worker().state.nthreads
+    if _THREADS_CAPPED != [nthreads]:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=nthreads)
+        _THREADS_CAPPED[:] = [nthreads]
+
+
+def run_evaluation_task(genome: Genome, context: EvalContext, time_limit: float | None) -> Evaluation:
+    """The body of every evaluation task: evaluate, stamped with the worker's address."""
+    worker = get_worker()
+    key = worker.get_current_task()
+    _RUNNING[key] = time.monotonic()
+    # Tells the driver, if this worker dies, that this task (not one queued behind it) was running.
+    worker.log_event(_STARTED_TOPIC, {"key": key, "worker": worker.address})
+    try:
+        _cap_thread_pools()
+        return replace(evaluate(genome, context, time_limit), worker=worker.address)
+    finally:
+        _RUNNING.pop(key, None)
+
+
+def _running_elapsed() -> dict[str, float]:
+    now = time.monotonic()
+    return {key: now - started for key, started in list(_RUNNING.items())}
+
+
+def _kill_worker_process(dask_worker=None) -> None:
+    """Run on a nanny: SIGKILL its worker process (the nanny restarts it)."""
+    if dask_worker.pid:
+        os.kill(dask_worker.pid, signal.SIGKILL)
+
+
+def _swap_allowed_failures(value: int, dask_scheduler=None) -> int:
+    old = dask_scheduler.allowed_failures
+    dask_scheduler.allowed_failures = value
+    return old
+
+
+def _warn_if_insecure(address: str) -> None:
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    if parsed.scheme != "tcp" or not parsed.hostname:
+        return
+    try:
+        loopback = parsed.hostname == "localhost" or ipaddress.ip_address(parsed.hostname).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        logger.warning(
+            "Connecting to %s over plain tcp://: Dask sends pickled code that the scheduler and workers run. "
+            "Use TLS (distributed.Security, a tls:// address) on networks you do not control.", address,
+        )
+
+
+class DaskBackend(Backend):
+    """Evaluate candidates on a Dask cluster.
+
+    Parameters
+    ----------
+    client : distributed.Client or str, optional
+        A client, or a scheduler address to connect to. Default: the active default client,
+        else an embedded ``LocalCluster`` (closed again by :meth:`close`).
+    n_jobs : int, default=-1
+        Workers of the embedded cluster; -1 for all cores.
+    max_eval_time : float, optional
+        Seconds after which a candidate's worker is restarted (hard limit).
+    memory_limit : str or int, default="auto"
+        Memory limit per worker of the embedded cluster.
+    threads_per_worker : int, default=1
+        Threads per worker of the embedded cluster.
+    dashboard : bool, default=False
+        Serve the dashboard of the embedded cluster (on a free loopback port).
+    """
+
+    def __init__(self, client: Any = None, n_jobs: int = -1, max_eval_time: float | None = None,
+                 memory_limit: Any = "auto", threads_per_worker: int = 1, dashboard: bool = False):
+        self._client_arg = client
+        self.n_jobs = n_jobs
+        self.max_eval_time = max_eval_time
+        self.memory_limit = memory_limit
+        self.threads_per_worker = threads_per_worker
+        self.dashboard = dashboard
+        self.client: Client | None = None
+        self._cluster: LocalCluster | None = None
+        self._owns_client = False
+        self._old_allowed_failures: int | None = None
+        self._context: EvalContext | None = None
+        self._context_future = None
+        self._completed = None
+        self._tasks: dict[str, dict] = {}
+        self._strikes: dict[str, int] = {}
+        self._restarted_workers: set[str] = set()
+        self._started_seen: dict[str, float] = {}
+        self._last_poll = 0.0
+        self._slots: tuple[float, int] | None = None
+        self._ready: list[tuple[int, Evaluation]] = []
+        # Two searches on one cluster must not share task keys.
+        self._run_token = uuid.uuid4().hex[:6]
+        self._restarts = 0
+
+    # -- connection -------------------------------------------------------------------------
+    def _connect(self) -> None:
+        client = self._client_arg
+        if isinstance(client, str):
+            _warn_if_insecure(client)
+            self.client, self._owns_client = Client(client, set_as_default=False), True
+        elif client is not None:
+            self.client = client
+        elif (found := active_client()) is not None:
+            self.client = found
+        else:
+            n_workers = (os.cpu_count() or 1) if self.n_jobs == -1 else self.n_jobs
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = LocalCluster(
+                    n_workers=n_workers, threads_per_worker=self.threads_per_worker, processes=True,
+                    host="127.0.0.1", dashboard_address="127.0.0.1:0" if self.dashboard else None,
+                    memory_limit=self.memory_limit, silence_logs=logging.ERROR,
+                )
+            self.client, self._owns_client = Client(self._cluster, set_as_default=False), True
+        if self.client.dashboard_link and (self._cluster is None or self.dashboard):
+            logger.info("Dask dashboard: %s", self.client.dashboard_link)
+        try:
+            self._old_allowed_failures = self.client.run_on_scheduler(_swap_allowed_failures, 0)
+        except Exception as exc:  # a scheduler that refuses run_on_scheduler still works, with retries
+            logger.warning("Could not lower allowed-failures on the scheduler (%s): a worker-killing candidate "
+                           "may be retried on other workers before it is recorded.", exc)
+
+    @property
+    def slots(self) -> int:
+        """Total worker threads (refreshed every 2 s, since workers may come and go)."""
+        now = time.monotonic()
+        if self._slots is None or now - self._slots[0] > 2.0:
+            self._slots = (now, max(1, sum(self.client.nthreads().values())))
+        return self._slots[1]
+
+    @property
+    def hard_limits(self) -> bool:
+        """Evaluations in flight are cancelled at the deadline; hung ones are stopped by restarts."""
+        return True
+
+    @property
+    def restarts(self) -> int:
+        """Workers restarted to stop a candidate past ``max_eval_time``."""
+        return self._restarts
+
+    def start(self, context: EvalContext) -> None:
+        """Connect (or start the embedded cluster) and send the data to every worker once."""
+        self._connect()
+        self.client.wait_for_workers(1, timeout=60)
+        self._context = context
+        self._scatter()
+        self._completed = as_completed([], loop=self.client.loop)
+
+    def _scatter(self) -> None:
+        self._context_future = self.client.scatter(self._context, broadcast=True, hash=False)
+
+    # -- submitting and collecting ----------------------------------------------------------
+    def submit(self, index: int, genome: Genome, time_limit: float | None) -> None:
+        """Submit one evaluation task named ``evaluate-<genome key>``."""
+        self._submit({"index": index, "genome": genome, "time_limit": time_limit, "attempt": 0})
+
+    def _submit(self, task: dict) -> None:
+        suffix = f"-{task['attempt']}" if task["attempt"] else ""
+        future = self.client.submit(
+            run_evaluation_task, task["genome"], self._context_future, task["time_limit"],
+            key=f"evaluate-{task['genome'].key}-{self._run_token}{suffix}", retries=0,
+        )
+        task["future"] = future
+        self._tasks[future.key] = task
+        self._completed.add(future)
+
+    def wait(self, timeout: float | None) -> list[tuple[int, Evaluation]]:
+        """Wait for finished tasks, enforcing ``max_eval_time`` while waiting."""
+        give_up = None if timeout is None else time.monotonic() + timeout
+        while self._tasks or self._ready:
+            self._enforce_time_limits()
+            if self._ready:
+                finished, self._ready = self._ready, []
+                return finished
+            step = _POLL_SECONDS if self.max_eval_time else 1.0
+            if give_up is not None:
+                step = min(step, give_up - time.monotonic())
+            if step > 0:
+                with self._completed.thread_condition:
+                    if not self._completed.has_ready():
+                        self._completed.thread_condition.wait(step)
+            finished = [r for f in self._completed.next_batch(block=False) if (r := self._collect(f))]
+            if finished:
+                return finished
+            if give_up is not None and time.monotonic() >= give_up:
+                break
+        return []
+
+    def _collect(self, future) -> tuple[int, Evaluation] | None:
+        task = self._tasks.pop(future.key, None)
+        if task is None:
+            return None
+        status = future.status
+        if status == "finished":
+            return task["index"], future.result()
+        if status == "error":
+            return self._after_failure(task, future.exception())
+        return self._resubmit(task, "its task was cancelled by the cluster")
+
+    def _after_failure(self, task: dict, exc: BaseException) -> tuple[int, Evaluation] | None:
+        genome = task["genome"]
+        if self._context_future.status != "finished":
+            return self._resubmit(task, "the cluster lost the scattered data", strike=False)
+        if type(exc).__name__ != "KilledWorker":
+            return task["index"], Evaluation(genome.key, Status.ERROR, error=f"{type(exc).__name__}: {exc}"[:2000])
+        worker = getattr(getattr(exc, "last_worker", None), "address", "")
+        if not self._started_on(task["future"].key, worker):
+            return self._resubmit(task, f"it was queued on worker {worker}, which died", strike=False)
+        if self._memory_killed(worker):
+            return task["index"], Evaluation(
+                genome.key, Status.MEMORY, worker=worker,
+                error="The worker ran out of its memory limit while evaluating this pipeline and was restarted.",
+            )
+        if worker in self._restarted_workers:
+            return self._resubmit(task, "it shared a worker restarted for another candidate's timeout", strike=False)
+        return self._resubmit(task, f"its worker {worker} died", strike=True)
+
+    def _memory_killed(self, worker: str) -> bool:
+        return self._event_seen("worker-restart-memory", lambda msg: msg.get("worker") == worker)
+
+    def _started_on(self, key: str, worker: str) -> bool:
+        return self._event_seen(_STARTED_TOPIC, lambda msg: msg.get("key") == key and msg.get("worker") == worker)
+
+    def _event_seen(self, topic: str, match) -> bool:
+        for attempt in range(3):
+            if any(match(msg) for _, msg in self.client.get_events(topic)):
+                return True
+            if attempt < 2:
+                time.sleep(0.25)  # events travel apart from the task's failure and may trail it
+        return False
+
+    def _resubmit(self, task: dict, why: str, strike: bool = False) -> tuple[int, Evaluation] | None:
+        genome = task["genome"]
+        if strike:
+            self._strikes[genome.key] = self._strikes.get(genome.key, 0) + 1
+        if self._strikes.get(genome.key, 0) >= 2 or task["attempt"] + 1 >= _MAX_ATTEMPTS:
+            return task["index"], Evaluation(
+                genome.key, Status.ERROR,
+                error=f"A worker process died twice while evaluating this pipeline (last time: {why}).",
+            )
+        logger.info("Re-running %s: %s.", genome.text(), why)
+        if self._context_future.status != "finished":
+            self._scatter()
+        self._submit({**task, "attempt": task["attempt"] + 1})
+        return None
+
+    # -- hard time limits -------------------------------------------------------------------
+    def _enforce_time_limits(self) -> None:
+        """Record TIMEOUT for tasks past the limit and kill their workers' processes."""
+        now = time.monotonic()
+        if not self.max_eval_time or now - self._last_poll < _POLL_SECONDS:
+            return
+        self._last_poll = now
+        try:
+            running = self.client.run(_running_elapsed, on_error="return")
+        except Exception as exc:
+            logger.debug("Could not poll running tasks: %s", exc)
+            return
+        limit = self.max_eval_time + _GRACE_SECONDS
+        for worker, by_key in running.items():
+            late = [k for k, t in by_key.items() if k in self._tasks and t > limit] if isinstance(by_key, dict) else []
+            for key in late:
+                task = self._tasks.pop(key)  # its KilledWorker will find no task and be ignored
+                self._ready.append((task["index"], Evaluation(
+                    task["genome"].key, Status.TIMEOUT, worker=worker, seconds=by_key[key],
+                    error=f"Ran past max_eval_time={self.max_eval_time:g} s; its worker process was killed.",
+                )))
+            if late:
+                self._kill_worker(worker)
+
+    def _kill_worker(self, worker: str) -> None:
+        # Through the nanny, which the hung task cannot block: SIGKILL the worker process and
+        # let the nanny start a fresh one (about 1 s, where a graceful restart waits 4 s first).
+        logger.info("Killing worker %s to stop a candidate past max_eval_time.", worker)
+        self._restarted_workers.add(worker)
+        self._restarts += 1
+        try:
+            self.client.run(_kill_worker_process, workers=[worker], nanny=True)
+        except Exception as exc:
+            logger.warning("Could not kill worker %s through its nanny (%s); restarting it instead.", worker, exc)
+            self.client.restart_workers([worker], raise_for_error=False)
+
+    # -- stopping ---------------------------------------------------------------------------
+    def cancel(self) -> list[int]:
+        """Cancel every task in flight (a task already running finishes on its worker, unheard)."""
+        if not self._tasks:
+            return []
+        futures = [t["future"] for t in self._tasks.values()]
+        cancelled = [t["index"] for t in self._tasks.values()]
+        self._tasks.clear()
+        try:
+            self.client.cancel(futures)
+        except Exception as exc:
+            logger.debug("Cancelling tasks failed: %s", exc)
+        return cancelled
+
+    def close(self) -> None:
+        """Restore the scheduler setting; close the client and cluster if this backend made them."""
+        if self.client is None:
+            return
+        try:
+            if self._old_allowed_failures is not None and not self._cluster:
+                self.client.run_on_scheduler(_swap_allowed_failures, self._old_allowed_failures)
+        finally:
+            if self._context_future is not None:
+                self._context_future.release()  # else the scheduler logs "lost scattered data" on close
+            self._context_future = None
+            self._completed = None
+            if self._owns_client:
+                self.client.close()
+            if self._cluster is not None:
+                self._close_cluster_fast()
+            self.client = self._cluster = None
+
+    def _close_cluster_fast(self) -> None:
+        # A worker still inside a cancelled C call would hold the default close for 4 s before
+        # being killed; a short nanny timeout keeps fit within its budget (0.4 s measured here).
+        async def close_nannies():
+            await asyncio.gather(*(w.close(timeout=0.5) for w in self._cluster.workers.values()), return_exceptions=True)
+
+        try:
+            self._cluster.sync(close_nannies)
+        finally:
+            self._cluster.close()

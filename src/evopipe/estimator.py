@@ -1,0 +1,259 @@
+"""The estimators users touch: ``EvoClassifier`` and ``EvoRegressor``.
+
+``fit`` reads like a table of contents: check the input, build the run, search, refit the
+best pipeline, set the fitted attributes. The work happens in :mod:`evopipe.loop`.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+
+from evopipe.backends import make_backend
+from evopipe.compile import compile_genome
+from evopipe.context import build_context
+from evopipe.evaluation import EvalContext
+from evopipe.evolver import Evolver
+from evopipe.export import export_source
+from evopipe.loop import Budget, SearchResult, run_search
+from evopipe.reporting import evaluations_frame, failure_summary
+from evopipe.space import resolve_search_space
+from evopipe.validation import Settings, check_settings, check_X, check_y
+
+__all__ = ["EvoClassifier", "EvoRegressor"]
+
+logger = logging.getLogger("evopipe")
+
+
+class _EvoBase(BaseEstimator):
+    """Parameters and fit logic shared by both estimators (see their docstrings)."""
+
+    _task = ""
+
+    def __init__(
+        self,
+        max_time="5m",
+        *,
+        generations=None,
+        max_evals=None,
+        early_stop=None,
+        population_size=20,
+        search_space="default",
+        scoring=None,
+        cv=5,
+        max_eval_time=None,
+        client=None,
+        n_jobs=-1,
+        use_dask=False,
+        memory_limit="auto",
+        mode="async",
+        checkpoint=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.max_time = max_time
+        self.generations = generations
+        self.max_evals = max_evals
+        self.early_stop = early_stop
+        self.population_size = population_size
+        self.search_space = search_space
+        self.scoring = scoring
+        self.cv = cv
+        self.max_eval_time = max_eval_time
+        self.client = client
+        self.n_jobs = n_jobs
+        self.use_dask = use_dask
+        self.memory_limit = memory_limit
+        self.mode = mode
+        self.checkpoint = checkpoint
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X, y, groups=None, sample_weight=None):
+        """Search for the best pipeline, then refit it on all of ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like or pandas DataFrame of shape (n_samples, n_features)
+            Missing values (NaN) are imputed; string / categorical columns are one-hot encoded.
+        y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), optional
+            Group labels for the cross-validation splitter (e.g. ``GroupKFold``).
+        sample_weight : array-like of shape (n_samples,), optional
+            Passed to the final estimator's ``fit`` and to the scorer.
+
+        Returns
+        -------
+        self
+        """
+        settings = check_settings(self.get_params())
+        if self.checkpoint is not None:
+            raise NotImplementedError("`checkpoint` (the run journal) is not available yet; leave it None.")
+        X, y = self._check_data(X, y)
+        space = resolve_search_space(self.search_space, self._task)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        context = build_context(X, y, self.cv, self.scoring, groups, sample_weight, self._task == "classification", seed)
+        evolver = Evolver(space, np.random.default_rng(seed), settings.population_size)
+        result = self._search(settings, evolver, context)
+        self._set_results(result, evolver, context)
+        return self
+
+    def _check_data(self, X, y):
+        X = check_X(X)
+        validate_data(self, X, reset=True, skip_check_array=True)
+        y = check_y(y, len(X), self._task == "classification")
+        if self._task == "classification":
+            self.classes_ = np.unique(y)
+        return X, y
+
+    def _search(self, settings: Settings, evolver: Evolver, context: EvalContext) -> SearchResult:
+        budget = Budget(settings.max_time, settings.max_evals, settings.early_stop, settings.max_eval_time)
+        backend = make_backend(self.client, settings.n_jobs, self.use_dask, settings.max_eval_time, self.memory_limit)
+        try:
+            return run_search(evolver, backend, context, budget, settings.mode)
+        finally:
+            backend.close()
+
+    def _set_results(self, result: SearchResult, evolver: Evolver, context: EvalContext) -> None:
+        self.evaluations_ = evaluations_frame(result.records)
+        self.n_evaluations_ = len(result.records)
+        self.stopped_because_ = result.stopped_because
+        best = evolver.best()
+        if best is None:
+            if result.interrupted:
+                raise KeyboardInterrupt("fit was interrupted before any candidate finished: there is no pipeline to return.")
+            raise ValueError(
+                f"All {len(result.records)} candidate pipelines failed; no model was fitted.\n"
+                f"{failure_summary(result.records)}\n"
+                "Inspect the `error` column of the evaluations, or try the search on a small sample with n_jobs=1."
+            )
+        if result.interrupted:
+            warnings.warn(
+                f"fit was interrupted after {len(result.records)} evaluations; using the best pipeline so far.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self.best_genome_ = best[0].genome
+        self.best_score_ = best[1].score
+        self.pareto_front_ = [(c.genome.text(), e.score, c.genome.complexity) for c, e in evolver.pareto_front()]
+        self.random_state_ = context.random_state
+        self.fitted_pipeline_ = self._refit(best[0].genome, context)
+
+    @staticmethod
+    def _refit(genome, context: EvalContext):
+        pipeline = compile_genome(genome, context.random_state)
+        fit_params = {}
+        if context.sample_weight is not None:
+            fit_params[f"{pipeline.steps[-1][0]}__sample_weight"] = context.sample_weight
+        with warnings.catch_warnings(), threadpool_limits(limits=1):
+            warnings.simplefilter("ignore")
+            return pipeline.fit(context.X, context.y, **fit_params)
+
+    def _check_predict_input(self, X):
+        check_is_fitted(self, "fitted_pipeline_")
+        validate_data(self, X, reset=False, skip_check_array=True)
+        X = check_X(X)
+        if np.shape(X)[1] != self.n_features_in_:
+            raise ValueError(f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        return X
+
+    def predict(self, X):
+        """Predict with the refitted best pipeline."""
+        return self.fitted_pipeline_.predict(self._check_predict_input(X))
+
+    def export(self) -> str:
+        """Python source that rebuilds the best pipeline (unfitted) as ``exported_pipeline``."""
+        check_is_fitted(self, "fitted_pipeline_")
+        return export_source(self.best_genome_, self.random_state_, self.best_score_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.non_deterministic = self.mode == "async" and self.n_jobs != 1
+        return tags
+
+
+class EvoClassifier(ClassifierMixin, _EvoBase):
+    """Evolve a scikit-learn classification pipeline with NSGA-II, on Dask or in-process.
+
+    Parameters
+    ----------
+    max_time : float or str, default="5m"
+        Budget for the whole ``fit`` in seconds, or a string like ``"90s"``, ``"10m"``,
+        ``"2h"``; ``fit`` returns within it (a reserve is kept for the final refit). None: no
+        time limit (then set another stopping rule).
+    generations : int, optional
+        Stop after ``generations * population_size`` evaluations.
+    max_evals : int, optional
+        Stop after this many evaluations.
+    early_stop : int, optional
+        Stop after this many generations' worth of evaluations without a better score.
+    population_size : int, default=20
+        Pipelines kept alive; also the size of the initial population and of a generation.
+    search_space : {"default", "light"}, SearchSpace or dict, default="default"
+        Operators to combine; a dict is TPOT-style ``{"sklearn.x.Y": {"param": [values]}}``.
+    scoring : str or callable, optional
+        A scikit-learn scorer; default accuracy.
+    cv : int, splitter or iterable, default=5
+        An integer gives shuffled stratified K-fold (group K-fold with ``groups``).
+    max_eval_time : float or str, optional
+        Limit for one candidate. On Dask the worker running a candidate past it is restarted.
+    client : distributed.Client or str, optional
+        Dask client or scheduler address. Default: an active default client, else an embedded
+        ``LocalCluster`` of ``n_jobs`` single-threaded workers.
+    n_jobs : int, default=-1
+        Workers of the embedded cluster (-1: all cores). 1 runs in-process (no Dask).
+    use_dask : bool, default=False
+        Run on Dask even with ``n_jobs=1`` (a default client, or an embedded cluster).
+    memory_limit : str or int, default="auto"
+        Memory per worker of the embedded cluster (Dask syntax, e.g. "4GB"); "auto" shares
+        the machine's memory among the workers.
+    mode : {"async", "generational"}, default="async"
+        Steady-state evolution that keeps every worker busy, or generations (reproducible for a
+        ``random_state`` whatever the number of workers).
+    checkpoint : str, optional
+        Path of the run journal (not available yet).
+    random_state : int, RandomState or None
+        Seeds the search and every pipeline step that takes a ``random_state``.
+    verbose : int, default=0
+        0: silent; 1: progress; 2: debug logging.
+
+    Attributes
+    ----------
+    fitted_pipeline_ : sklearn.pipeline.Pipeline
+        The best pipeline refit on all the data.
+    best_score_ : float
+        Its mean cross-validation score.
+    best_genome_ : Genome
+    pareto_front_ : list of (pipeline text, score, complexity)
+    evaluations_ : pandas.DataFrame
+        One row per candidate tried (see :func:`evopipe.reporting.evaluations_frame`).
+    n_evaluations_ : int
+    classes_ : ndarray
+    """
+
+    _task = "classification"
+
+    def predict_proba(self, X):
+        """Class probabilities from the refitted best pipeline (if its estimator has them)."""
+        check_is_fitted(self, "fitted_pipeline_")
+        if not hasattr(self.fitted_pipeline_, "predict_proba"):
+            raise AttributeError(f"The best pipeline ({self.best_genome_.estimator.name}) has no predict_proba.")
+        return self.fitted_pipeline_.predict_proba(self._check_predict_input(X))
+
+
+class EvoRegressor(RegressorMixin, _EvoBase):
+    """Evolve a scikit-learn regression pipeline with NSGA-II, on Dask or in-process.
+
+    Parameters and attributes are those of :class:`EvoClassifier`, except that the default
+    ``scoring`` is r2 and an integer ``cv`` gives shuffled K-fold.
+    """
+
+    _task = "regression"

@@ -1,0 +1,146 @@
+"""The search strategy: ``ask(n)`` for candidates, ``tell(results)`` what they scored.
+
+No I/O, no clocks, no Dask: the run loop decides when to ask and tell. Given the same
+random generator and the same sequence of calls the evolver makes the same candidates,
+which is what makes generational mode reproducible on any number of workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from evopipe.evaluation import Evaluation
+from evopipe.genome import Genome
+from evopipe.selection import non_dominated_ranks, select_parents, select_survivors
+from evopipe.space import SearchSpace
+from evopipe.variation import vary
+
+__all__ = ["Candidate", "Evolver"]
+
+_MAX_TRIES = 50
+
+
+def _rank_key(record: tuple) -> tuple:
+    candidate, evaluation = record
+    return (-evaluation.score, candidate.genome.complexity, candidate.index)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A genome the evolver proposed, with where it came from.
+
+    ``index`` numbers candidates in the order they were asked for; ``parents`` are genome keys;
+    ``variation`` says how it was made ("seed", "random", "perturb", "crossover+insert", ...).
+    """
+
+    index: int
+    genome: Genome
+    parents: tuple = ()
+    variation: str = "random"
+
+
+class Evolver:
+    """NSGA-II over (cross-validation score up, pipeline complexity down).
+
+    Parameters
+    ----------
+    space : SearchSpace
+    rng : numpy.random.Generator
+    population_size : int
+        Survivors kept after each ``tell``; also the size of the initial population.
+    crossover_rate : float, default=0.2
+    """
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, population_size: int, crossover_rate: float = 0.2):
+        self.space = space
+        self.rng = rng
+        self.population_size = population_size
+        self.crossover_rate = crossover_rate
+        self.population: list[tuple[Candidate, Evaluation]] = []
+        self.results: dict[str, tuple[Candidate, Evaluation]] = {}
+        self._proposed: set[str] = set()
+        self._n_asked = 0
+        self._best: tuple[Candidate, Evaluation] | None = None
+
+    @property
+    def n_asked(self) -> int:
+        """How many candidates were handed out."""
+        return self._n_asked
+
+    def ask(self, n: int) -> list[Candidate]:
+        """Propose up to ``n`` genomes never proposed before.
+
+        The first ``population_size`` are the space's seed pipelines, then random ones; later
+        ones are children of tournament-chosen parents. Fewer than ``n`` are returned only when
+        the space seems exhausted (no new genome found in many tries).
+        """
+        out = []
+        for _ in range(n):
+            candidate = self._propose()
+            if candidate is None:
+                break
+            out.append(candidate)
+        return out
+
+    def tell(self, results: Iterable[tuple[Candidate, Evaluation]]) -> None:
+        """Record finished evaluations; successful ones compete for the population."""
+        for candidate, evaluation in results:
+            self.results[candidate.genome.key] = (candidate, evaluation)
+            if evaluation.ok:
+                self.population.append((candidate, evaluation))
+                if self._best is None or _rank_key((candidate, evaluation)) < _rank_key(self._best):
+                    self._best = (candidate, evaluation)
+        if len(self.population) > self.population_size:
+            keep = select_survivors(self._objectives(self.population), self.population_size)
+            self.population = [self.population[i] for i in sorted(keep)]
+
+    def mark_seen(self, keys: Iterable[str]) -> None:
+        """Never propose these genomes (e.g. already evaluated in a resumed run)."""
+        self._proposed.update(keys)
+
+    def pareto_front(self) -> list[tuple[Candidate, Evaluation]]:
+        """Non-dominated evaluations among all successful ones, best score first."""
+        ok = [r for r in self.results.values() if r[1].ok]
+        if not ok:
+            return []
+        ranks = non_dominated_ranks(self._objectives(ok))
+        front = [r for r, rank in zip(ok, ranks, strict=True) if rank == 0]
+        return sorted(front, key=_rank_key)
+
+    def best(self) -> tuple[Candidate, Evaluation] | None:
+        """The highest-scoring evaluation (ties: simpler, then earlier)."""
+        return self._best
+
+    @staticmethod
+    def _objectives(records: list[tuple[Candidate, Evaluation]]) -> np.ndarray:
+        # Both columns minimised: the selection module's convention.
+        return np.array([(-e.score, c.genome.complexity) for c, e in records], dtype=float)
+
+    def _propose(self) -> Candidate | None:
+        for _ in range(_MAX_TRIES):
+            genome, parents, variation = self._make()
+            if genome.key not in self._proposed:
+                self._proposed.add(genome.key)
+                self._n_asked += 1
+                return Candidate(self._n_asked - 1, genome, parents, variation)
+        return None
+
+    def _make(self) -> tuple[Genome, tuple, str]:
+        seeds = self.space.seeds
+        if self._n_asked < len(seeds) and seeds[self._n_asked].key not in self._proposed:
+            return seeds[self._n_asked], (), "seed"
+        if self._n_asked < self.population_size or not self.population:
+            return self.space.random_genome(self.rng), (), "random"
+        i, j = select_parents(self._objectives(self.population), 2, self.rng)
+        a, b = self.population[i][0].genome, self.population[j][0].genome
+        child, variation = vary(a, b, self.space, self.rng, self.crossover_rate)
+        for _ in range(_MAX_TRIES):
+            if child.key not in self._proposed:
+                break
+            # Already seen: vary the child again rather than re-evaluate it.
+            child, more = vary(child, b, self.space, self.rng, self.crossover_rate)
+            variation = f"{variation}+{more}"
+        return child, (a.key, b.key) if variation.startswith("crossover") else (a.key,), variation

@@ -1,0 +1,224 @@
+"""The run: keep every slot of the backend busy, stop on budget or interrupt, record each result.
+
+Async mode (steady state) keeps ``slots + lookahead`` evaluations in flight and breeds one
+child per finished result, so a worker never waits for the slowest member of a generation.
+The lookahead is one extra task per 8 slots (at least one): it hides the round trip between
+a result arriving and its replacement reaching a worker, at the cost of children bred from
+slightly older information. Generational mode submits ``population_size`` candidates, waits
+for all of them and tells them in submission order, so its results do not depend on which
+worker finished first.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from evopipe.backends.base import Backend
+from evopipe.evaluation import EvalContext, Evaluation, Status
+from evopipe.evolver import Candidate, Evolver
+
+__all__ = ["Budget", "Record", "SearchResult", "run_search"]
+
+logger = logging.getLogger(__name__)
+
+MODES = ("async", "generational")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a search stops. ``None`` means no limit of that kind.
+
+    Parameters
+    ----------
+    max_time : float, optional
+        Seconds for the whole search, final refit included (a reserve for it is kept).
+    max_evals : int, optional
+        Candidates to evaluate.
+    early_stop : int, optional
+        Stop after this many evaluations in a row without a better best score.
+    max_eval_time : float, optional
+        Seconds for one candidate.
+    """
+
+    max_time: float | None = None
+    max_evals: int | None = None
+    early_stop: int | None = None
+    max_eval_time: float | None = None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One finished candidate: what was proposed, how it scored, when it finished (run seconds)."""
+
+    candidate: Candidate
+    evaluation: Evaluation
+    finished_at: float
+
+
+@dataclass
+class SearchResult:
+    """What a search produced."""
+
+    records: list = field(default_factory=list)
+    stopped_because: str = ""
+    interrupted: bool = False
+    wall_seconds: float = 0.0
+    driver_seconds: float = 0.0
+
+
+class _Run:
+    """State of one run of :func:`run_search`."""
+
+    def __init__(self, evolver, backend, budget, mode, on_record, clock):
+        self.evolver, self.backend, self.budget, self.mode = evolver, backend, budget, mode
+        self.on_record, self.clock = on_record, clock
+        self.start = clock()
+        self.in_flight: dict[int, Candidate] = {}
+        self.generation_results: list[tuple[Candidate, Evaluation]] = []
+        self.result = SearchResult()
+        self.n_submitted = 0
+        self.best_score = -math.inf
+        self.since_improvement = 0
+
+    def deadline(self) -> float:
+        if self.budget.max_time is None:
+            return math.inf
+        best = self.evolver.best()
+        # Keep time for refitting the best pipeline on all rows (about one fold fit, plus margin).
+        reserve = min(0.2 * self.budget.max_time, 2.0 * best[1].fit_seconds) if best else 0.0
+        return self.start + self.budget.max_time - reserve
+
+    def target_in_flight(self) -> int:
+        if self.mode == "generational":
+            return 0 if self.in_flight or self.generation_results else self.evolver.population_size
+        slots = self.backend.slots
+        return slots + max(1, slots // 8) if slots > 1 else 1
+
+    def fill(self) -> bool:
+        """Submit candidates up to the target; False when nothing more can be asked."""
+        want = self.target_in_flight() - len(self.in_flight)
+        if self.budget.max_evals is not None:
+            want = min(want, self.budget.max_evals - self.n_submitted)
+        if want <= 0:
+            return True
+        candidates = self.evolver.ask(want)
+        for candidate in candidates:
+            self.backend.submit(candidate.index, candidate.genome, self._time_limit())
+            self.in_flight[candidate.index] = candidate
+            self.n_submitted += 1
+        return bool(candidates)
+
+    def _time_limit(self) -> float | None:
+        limits = [self.budget.max_eval_time, self.deadline() - self.clock()]
+        finite = [t for t in limits if t is not None and math.isfinite(t)]
+        return max(0.0, min(finite)) if finite else None
+
+    def record(self, candidate: Candidate, evaluation: Evaluation) -> None:
+        record = Record(candidate, evaluation, self.clock() - self.start)
+        self.result.records.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
+
+    def receive(self, index: int, evaluation: Evaluation) -> None:
+        candidate = self.in_flight.pop(index)
+        self.record(candidate, evaluation)
+        if evaluation.ok and evaluation.score > self.best_score:
+            self.best_score, self.since_improvement = evaluation.score, 0
+        else:
+            self.since_improvement += 1
+        if self.mode == "async":
+            self.evolver.tell([(candidate, evaluation)])
+            return
+        self.generation_results.append((candidate, evaluation))
+        if not self.in_flight:
+            self.evolver.tell(sorted(self.generation_results, key=lambda r: r[0].index))
+            self.generation_results = []
+
+    def stop_reason(self) -> str:
+        remaining = self.deadline() - self.clock()
+        if remaining <= 0:
+            return "max_time"
+        if not self.backend.hard_limits and not self.in_flight and remaining < self.typical_seconds():
+            # In-process an evaluation cannot be stopped mid-fold: do not start one that would
+            # most likely overrun the budget.
+            return "max_time"
+        if self.budget.max_evals is not None and len(self.result.records) >= self.budget.max_evals:
+            return "max_evals"
+        if self.budget.early_stop is not None and self.since_improvement >= self.budget.early_stop:
+            return "early_stop"
+        return ""
+
+    def typical_seconds(self) -> float:
+        """Median wall time of the evaluations that completed so far (0 before any)."""
+        seconds = sorted(r.evaluation.seconds for r in self.result.records if r.evaluation.ok)
+        return seconds[len(seconds) // 2] if seconds else 0.0
+
+    def cancel_in_flight(self) -> None:
+        for index in self.backend.cancel():
+            candidate = self.in_flight.pop(index, None)
+            if candidate is not None:
+                self.record(candidate, Evaluation(candidate.genome.key, Status.CANCELLED, error="Cancelled: the search stopped."))
+
+
+def run_search(
+    evolver: Evolver,
+    backend: Backend,
+    context: EvalContext,
+    budget: Budget,
+    mode: str = "async",
+    on_record: Callable[[Record], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> SearchResult:
+    """Evaluate candidates from ``evolver`` on ``backend`` until the budget is spent.
+
+    Parameters
+    ----------
+    evolver : Evolver
+    backend : Backend
+        Started here with ``context``; the caller closes it.
+    context : EvalContext
+    budget : Budget
+    mode : {"async", "generational"}
+    on_record : callable, optional
+        Called with each :class:`Record` as it finishes (journal, progress bar).
+    clock : callable
+        Monotonic seconds.
+
+    Returns
+    -------
+    SearchResult
+        A Ctrl-C (``KeyboardInterrupt``) ends the search with ``interrupted=True``: in-flight
+        evaluations are cancelled and everything finished so far is kept.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
+    run = _Run(evolver, backend, budget, mode, on_record, clock)
+    backend.start(context)
+    waited = 0.0
+    try:
+        while not (reason := run.stop_reason()):
+            if not run.fill() and not run.in_flight:
+                reason = "search space exhausted"
+                break
+            if not run.in_flight:
+                reason = "max_evals"
+                break
+            timeout = run.deadline() - clock()
+            before = clock()
+            finished = backend.wait(None if math.isinf(timeout) else max(0.0, timeout))
+            waited += clock() - before
+            for index, evaluation in finished:
+                run.receive(index, evaluation)
+        run.result.stopped_because = reason
+    except KeyboardInterrupt:
+        logger.warning("Interrupted: stopping the search and keeping the %d results so far.", len(run.result.records))
+        run.result.interrupted, run.result.stopped_because = True, "interrupted"
+    finally:
+        run.cancel_in_flight()
+    run.result.wall_seconds = clock() - run.start
+    run.result.driver_seconds = run.result.wall_seconds - waited
+    return run.result

@@ -1,0 +1,126 @@
+"""Hard limits on a real Dask cluster: hung C code, memory hogs, crashing and killed workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+from sklearn.datasets import load_iris
+
+from evopipe import EvoClassifier, SearchSpace
+from evopipe.space import Operator
+
+FAULTS = "fault_operators"
+
+
+def _space(*seeds: str) -> SearchSpace:
+    """Benign operators for random candidates; the faulty ones only enter as seeds (full paths)."""
+    operators = [
+        Operator(f"{FAULTS}.SleepThenFit", {"seconds": [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]}),
+        Operator("sklearn.linear_model.LogisticRegression", {"C": [0.1, 1.0, 10.0, 100.0]}),
+    ]
+    seeds = tuple(f"{FAULTS}.{s}" if s.split("(")[0] in FAULTY else s for s in seeds)
+    return SearchSpace(tuple(operators), "classification", seeds=seeds, max_preprocessors=0)
+
+
+FAULTY = {"HangInC", "MemoryHog", "ExitProcess", "Raises"}
+
+
+def _statuses(model) -> dict:
+    frame = model.evaluations_
+    return dict(zip(frame["pipeline"], frame["status"], strict=True))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_iris(return_X_y=True)
+
+
+def test_hung_c_call_is_timed_out_and_the_search_goes_on(dask_client, data):
+    X, y = data
+    model = EvoClassifier(
+        max_time=60, max_evals=6, max_eval_time=3, cv=2, client=dask_client, random_state=0,
+        search_space=_space("HangInC(seconds=600)", "LogisticRegression(C=1.0)", "LogisticRegression(C=10.0)"),
+    )
+    started = time.monotonic()
+    model.fit(X, y)
+    elapsed = time.monotonic() - started
+    frame = model.evaluations_
+    hung = frame[frame["pipeline"] == "HangInC(seconds=600)"].iloc[0]
+    assert hung["status"] == "TIMEOUT"
+    assert "max_eval_time" in hung["error"]
+    # Recorded within 10 s of the candidate starting (limit 3 s + 1 s grace + 0.5 s poll), and the
+    # rest went on.
+    assert 4.0 <= hung["seconds"] < 10, frame[["pipeline", "status", "seconds", "finished_at", "worker"]]
+    assert (frame["status"] == "OK").sum() >= 3
+    assert model.best_genome_.estimator.name == "LogisticRegression"
+    assert elapsed < 45
+    assert len(dask_client.nthreads()) == 2  # the restarted worker came back
+
+
+def test_crashing_candidate_is_rerun_once_then_recorded(dask_client, data):
+    X, y = data
+    model = EvoClassifier(
+        max_time=60, max_evals=4, cv=2, client=dask_client, random_state=0,
+        search_space=_space("ExitProcess(seconds=0.0)", "LogisticRegression(C=1.0)"),
+    )
+    model.fit(X, y)
+    frame = model.evaluations_
+    crashed = frame[frame["pipeline"] == "ExitProcess(seconds=0.0)"].iloc[0]
+    assert crashed["status"] == "ERROR"
+    assert "died twice" in crashed["error"]
+    assert len(frame) == 4 and frame["key"].is_unique
+
+
+def test_raising_candidate_is_an_error_value(dask_client, data):
+    X, y = data
+    model = EvoClassifier(
+        max_time=60, max_evals=3, cv=2, client=dask_client, random_state=0,
+        search_space=_space("Raises(seconds=0.0)", "LogisticRegression(C=1.0)"),
+    )
+    model.fit(X, y)
+    row = model.evaluations_.set_index("pipeline").loc["Raises(seconds=0.0)"]
+    assert row["status"] == "ERROR" and "injected failure" in row["error"]
+
+
+def test_memory_hog_is_recorded_memory_after_one_restart(data):
+    from distributed import Client, LocalCluster
+
+    X, y = data
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                           memory_limit="700MB", silence_logs=50)
+    client = Client(cluster, set_as_default=False)
+    try:
+        model = EvoClassifier(
+            max_time=90, max_evals=4, cv=2, client=client, random_state=0,
+            search_space=_space("MemoryHog(gigabytes=6.0)", "LogisticRegression(C=1.0)"),
+        )
+        model.fit(X, y)
+        assert _statuses(model)["MemoryHog(gigabytes=6.0)"] == "MEMORY"
+        assert len(client.get_events("worker-restart-memory")) == 1
+        assert (model.evaluations_["status"] == "OK").sum() == 3
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_worker_killed_mid_run_loses_nothing(dask_client, data):
+    X, y = data
+    pids = dask_client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    killer = threading.Timer(2.5, os.kill, (victim, signal.SIGKILL))
+    killer.start()
+    seeds = [f"SleepThenFit(seconds={s})" for s in (1.0, 1.5, 2.0, 2.5, 3.0)] + ["LogisticRegression(C=1.0)"]
+    model = EvoClassifier(
+        max_time=120, max_evals=8, cv=2, client=dask_client, random_state=0, search_space=_space(*seeds),
+    )
+    model.fit(X, y)
+    killer.join()
+    frame = model.evaluations_
+    assert not psutil.pid_exists(victim) or psutil.Process(victim).status() == psutil.STATUS_ZOMBIE
+    assert len(frame) == 8 and frame["key"].is_unique
+    assert set(frame["status"]) == {"OK"}, frame[["pipeline", "status", "error"]]
