@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
+
+from clusters import local_cluster
 
 
 @pytest.fixture(scope="session")
@@ -21,11 +21,9 @@ def cancer():
 @pytest.fixture(scope="module")
 def dask_client():
     """A LocalCluster of 2 single-threaded worker processes on 127.0.0.1, shared by a module."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR
-    )
+    cluster = local_cluster(2)
     client = Client(cluster, set_as_default=False)
     yield client
     client.close()

@@ -157,8 +157,8 @@ class _EvoBase(BaseEstimator):
 
     def _check_predict_input(self, X):
         check_is_fitted(self, "fitted_pipeline_")
+        X = check_X(X, min_samples=1)
         validate_data(self, X, reset=False, skip_check_array=True)
-        X = check_X(X)
         if np.shape(X)[1] != self.n_features_in_:
             raise ValueError(f"X has {np.shape(X)[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input.")
@@ -166,7 +166,8 @@ class _EvoBase(BaseEstimator):
 
     def predict(self, X):
         """Predict with the refitted best pipeline."""
-        return self.fitted_pipeline_.predict(self._check_predict_input(X))
+        X = self._check_predict_input(X)
+        return self.fitted_pipeline_.predict(X)
 
     def export(self) -> str:
         """Python source that rebuilds the best pipeline (unfitted) as ``exported_pipeline``."""
@@ -243,10 +244,10 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
 
     def predict_proba(self, X):
         """Class probabilities from the refitted best pipeline (if its estimator has them)."""
-        check_is_fitted(self, "fitted_pipeline_")
+        X = self._check_predict_input(X)
         if not hasattr(self.fitted_pipeline_, "predict_proba"):
             raise AttributeError(f"The best pipeline ({self.best_genome_.estimator.name}) has no predict_proba.")
-        return self.fitted_pipeline_.predict_proba(self._check_predict_input(X))
+        return self.fitted_pipeline_.predict_proba(X)
 
 
 class EvoRegressor(RegressorMixin, _EvoBase):

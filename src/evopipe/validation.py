@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.multiclass import type_of_target
 
 from evopipe.loop import MODES
@@ -103,8 +105,11 @@ def check_settings(params: dict) -> Settings:
     )
 
 
-def check_X(X: Any) -> Any:
-    """Return X as a 2-D numeric array or a DataFrame; NaN allowed (imputed), inf and <2 rows not."""
+def check_X(X: Any, min_samples: int = 2) -> Any:
+    """Return X as a 2-D numeric array or a DataFrame; NaN allowed (imputed), inf not.
+
+    ``min_samples`` is 2 to fit (and 1 to predict).
+    """
     if isinstance(X, pd.DataFrame):
         frame = X
     else:
@@ -119,30 +124,51 @@ def check_X(X: Any) -> Any:
         if array.dtype.kind in "biuf":
             frame = None
         elif array.dtype.kind == "c":
-            raise ValueError("Complex data is not supported; pass real numbers.")
+            raise ValueError("Complex data not supported; pass real numbers.")
         else:
-            frame = pd.DataFrame(array)
-            frame.columns = [f"x{i}" for i in range(array.shape[1])]
+            array, frame = _object_array(array)
         X = array if frame is None else frame
-    _check_shape(np.shape(X))
+    _check_shape(np.shape(X), min_samples)
     numeric = X.select_dtypes("number").to_numpy(dtype=float) if frame is not None else np.asarray(X, dtype=float)
     if np.isinf(numeric).any():
         raise ValueError("X contains infinity; replace it (missing values as NaN are fine: they are imputed).")
     return X
 
 
-def _check_shape(shape: tuple) -> None:
+def _object_array(array: np.ndarray) -> tuple:
+    """An object/string array: numeric if every value is a number, else a frame of categories."""
+    try:
+        return array.astype(float), None
+    except (TypeError, ValueError):
+        pass
+    bad = next((v for v in array.ravel() if not isinstance(v, (str, numbers.Number, type(None)))), None)
+    if bad is not None:
+        raise TypeError(f"argument must be a string or a number: X holds a {type(bad).__name__} value.")
+    frame = pd.DataFrame(array)
+    frame.columns = [f"x{i}" for i in range(array.shape[1])]
+    return array, frame
+
+
+def _check_shape(shape: tuple, min_samples: int) -> None:
     n_samples, n_features = shape
-    if n_samples < 2:
-        raise ValueError(f"Found array with {n_samples} sample(s) (shape={shape}) while a minimum of 2 is required.")
+    if n_samples < min_samples:
+        raise ValueError(
+            f"Found array with {n_samples} sample(s) (shape={shape}) while a minimum of {min_samples} is required."
+        )
     if n_features < 1:
         raise ValueError(f"Found array with 0 feature(s) (shape={shape}) while a minimum of 1 is required.")
 
 
 def check_y(y: Any, n_samples: int, classification: bool) -> np.ndarray:
     """Return y as a 1-D array matching X; reject NaN/inf, wrong length, and wrong target types."""
+    if y is None:
+        raise ValueError("This estimator requires y to be passed, but the target y is None.")
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was ravelled to shape (n_samples,).",
+            DataConversionWarning, stacklevel=3,
+        )
         y = y.ravel()
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (one target per row); got shape {y.shape}.")
@@ -153,9 +179,13 @@ def check_y(y: Any, n_samples: int, classification: bool) -> np.ndarray:
     if y.dtype.kind == "O" and pd.isna(y).any():
         raise ValueError("y contains missing values; drop those rows or fill the target first.")
     if not classification:
-        if y.dtype.kind not in "biuf":
-            raise ValueError(f"EvoRegressor needs a numeric target; got values of dtype {y.dtype}.")
-        return y.astype(float)
+        try:
+            return y.astype(float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Unknown label type: EvoRegressor needs a numeric target; got values of dtype {y.dtype}. "
+                "Use EvoClassifier for class labels."
+            ) from None
     kind = type_of_target(y)
     if kind not in ("binary", "multiclass"):
         raise ValueError(

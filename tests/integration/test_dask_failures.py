@@ -11,6 +11,7 @@ import psutil
 import pytest
 from sklearn.datasets import load_iris
 
+from clusters import local_cluster
 from evopipe import EvoClassifier, SearchSpace
 from evopipe.space import Operator
 
@@ -88,11 +89,10 @@ def test_raising_candidate_is_an_error_value(dask_client, data):
 
 
 def test_memory_hog_is_recorded_memory_after_one_restart(data):
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     X, y = data
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
-                           memory_limit="700MB", silence_logs=50)
+    cluster = local_cluster(2, memory_limit="700MB")
     client = Client(cluster, set_as_default=False)
     try:
         model = EvoClassifier(

@@ -175,6 +175,9 @@ class DaskBackend(Backend):
                     n_workers=n_workers, threads_per_worker=self.threads_per_worker, processes=True,
                     host="127.0.0.1", dashboard_address="127.0.0.1:0" if self.dashboard else None,
                     memory_limit=self.memory_limit, silence_logs=logging.ERROR,
+                    # Without a dashboard the scheduler still serves health checks over HTTP:
+                    # on a free loopback port, not on 8787 (taken by any other cluster).
+                    scheduler_kwargs={} if self.dashboard else {"dashboard_address": "127.0.0.1:0"},
                 )
             self.client, self._owns_client = Client(self._cluster, set_as_default=False), True
         if self.client.dashboard_link and (self._cluster is None or self.dashboard):
@@ -209,10 +212,21 @@ class DaskBackend(Backend):
         self.client.wait_for_workers(1, timeout=60)
         self._context = context
         self._scatter()
-        self._completed = as_completed([], loop=self.client.loop)
+        # with_results: each result travels to the driver as soon as it exists, so a worker that
+        # dies later cannot take a finished result with it.
+        self._completed = as_completed([], loop=self.client.loop, with_results=True, raise_errors=False)
 
     def _scatter(self) -> None:
-        self._context_future = self.client.scatter(self._context, broadcast=True, hash=False)
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                self._context_future = self.client.scatter(self._context, broadcast=True, hash=False)
+                return
+            except (KeyError, OSError) as exc:
+                # A worker that is being removed can make a broadcast fail: try again without it.
+                if attempt == _MAX_ATTEMPTS - 1:
+                    raise
+                logger.info("Scattering the data failed (%r); trying again.", exc)
+                time.sleep(0.5)
 
     # -- submitting and collecting ----------------------------------------------------------
     def submit(self, index: int, genome: Genome, time_limit: float | None) -> None:
@@ -244,23 +258,23 @@ class DaskBackend(Backend):
                 with self._completed.thread_condition:
                     if not self._completed.has_ready():
                         self._completed.thread_condition.wait(step)
-            finished = [r for f in self._completed.next_batch(block=False) if (r := self._collect(f))]
+            batch = self._completed.next_batch(block=False)
+            finished = [r for future, result in batch if (r := self._collect(future, result))]
             if finished:
                 return finished
             if give_up is not None and time.monotonic() >= give_up:
                 break
         return []
 
-    def _collect(self, future) -> tuple[int, Evaluation] | None:
+    def _collect(self, future, result) -> tuple[int, Evaluation] | None:
         task = self._tasks.pop(future.key, None)
         if task is None:
             return None
-        status = future.status
-        if status == "finished":
-            return task["index"], future.result()
-        if status == "error":
-            return self._after_failure(task, future.exception())
-        return self._resubmit(task, "its task was cancelled by the cluster")
+        if isinstance(result, Evaluation):
+            return task["index"], result
+        if isinstance(result, tuple):  # (type, exception, traceback) of an erred task
+            return self._after_failure(task, result[1])
+        return self._resubmit(task, f"its result was lost ({result!r})")
 
     def _after_failure(self, task: dict, exc: BaseException) -> tuple[int, Evaluation] | None:
         genome = task["genome"]

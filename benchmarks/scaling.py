@@ -1,0 +1,363 @@
+"""Scaling benchmark: how busy evopipe keeps a Dask cluster, async vs generational.
+
+Simulated part (default)
+    A ``LocalCluster`` of 2 worker processes with ``slots / 2`` threads each runs
+    :class:`synthetic.SleepyClassifier` candidates (fit sleeps a lognormal time, median 1 s,
+    sigma 1, per candidate), so 8, 32 and 128 slots fit on 2 cores. For each slot count and each
+    mode (population = slots) the real run loop (:func:`evopipe.loop.run_search` with an
+    :class:`~evopipe.evolver.Evolver` and a :class:`~evopipe.backends.dask.DaskBackend`) runs
+    for ``--seconds`` under ``Budget(max_time=...)``. A fresh cluster is made for every
+    configuration: the search cancels its in-flight tasks at the deadline, but a task already
+    sleeping on a worker thread finishes anyway and would steal slots from the next run.
+
+    Measured from the evaluations' own stamps (``Evaluation.started``, a worker ``time.time()``,
+    and ``Evaluation.seconds``), clipped to a window; ``t0`` is taken just before
+    ``run_search`` (so the window includes connecting and scattering the data) and ``t1``
+    just after it returns:
+
+    - ``utilisation``: busy slot-seconds of the completed evaluations inside ``[t0, t1]`` /
+      (slots x (t1 - t0)). "Completed" means every evaluation that came back with a start stamp:
+      OK ones and the few TIMEOUT ones (near the deadline the loop hands each task the time
+      left as a soft limit, and a candidate whose second fold would overrun it stops after the
+      first; that fold kept its slot busy). ``utilisation_ok_only`` counts OK ones only.
+    - ``utilisation_steady``: the same over ``[t0 + warmup, t1]`` (start-up excluded).
+    - ``utilisation_incl_cancelled`` / ``utilisation_steady_incl_cancelled``: also counting,
+      up to ``t1``, the tasks that were still running when the search stopped and were
+      cancelled (their results never come back; their start is read from the workers right
+      after ``run_search`` returns). Completed-only figures under-count the end of every run:
+      at any instant the running tasks are the long ones (about 2.2 s elapsed on average for
+      this distribution), so a 35 s window loses roughly 6 % to this alone.
+    - ``evals_per_s``: completed evaluations / (t1 - t0).
+    - ``driver_ms_per_eval``: ``SearchResult.driver_seconds`` (the loop's wall time outside
+      ``backend.wait``) / completed evaluations. ``driver_cpu_ms_per_eval`` is the CPU time
+      of the driver thread over the whole ``run_search`` call (waiting included) per
+      evaluation. ``collect_ms_per_eval`` is the part of the time inside ``backend.wait``
+      that the driver spends turning finished futures into results (fetching each result),
+      and ``driver_busy_ms_per_eval`` = driver + collect. The Dask scheduler of a
+      ``LocalCluster`` runs in the driver process, on another thread, so both compete for the
+      GIL and the 2 cores.
+
+Real part (``--real``)
+    ``EvoClassifier(search_space="light", cv=3, max_evals=100, mode="generational",
+    random_state=0)`` on digits, on a ``LocalCluster`` of 1 and then 2 single-threaded worker
+    processes; prints both walls and the speed-up. Generational mode makes both runs evaluate
+    the same candidates (checked and reported).
+
+Usage::
+
+    python benchmarks/scaling.py            # readable table (about 5-6 minutes)
+    python benchmarks/scaling.py --json     # one JSON object per configuration
+    python benchmarks/scaling.py --real     # real fits: 1 vs 2 workers (a few minutes)
+    python benchmarks/scaling.py --profile async:128   # cProfile of the driver thread
+    python benchmarks/scaling.py --profile async:128 --profile-out /tmp/driver.pstats
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib
+import io
+import json
+import logging
+import math
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BENCH_DIR = str(Path(__file__).resolve().parent)
+if BENCH_DIR not in sys.path:
+    sys.path.insert(0, BENCH_DIR)  # before any LocalCluster: spawned workers copy sys.path
+
+import synthetic  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+
+from evopipe.backends.dask import DaskBackend  # noqa: E402
+from evopipe.context import build_context  # noqa: E402
+from evopipe.distributions import IntRange  # noqa: E402
+from evopipe.evaluation import Status  # noqa: E402
+from evopipe.evolver import Evolver  # noqa: E402
+from evopipe.loop import Budget, run_search  # noqa: E402
+from evopipe.space import Operator, SearchSpace  # noqa: E402
+
+SLOTS = (8, 32, 128)
+MODES = ("async", "generational")
+N_FOLDS = 2
+
+
+def log(message: str) -> None:
+    print(f"[scaling {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def load1() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def busy_seconds(intervals, lo: float, hi: float) -> float:
+    """Sum of the overlaps of ``(start, end)`` intervals with ``[lo, hi]``."""
+    return sum(max(0.0, min(end, hi) - max(start, lo)) for start, end in intervals)
+
+
+def synthetic_space() -> SearchSpace:
+    op = Operator("synthetic.SleepyClassifier", {"seed": IntRange(0, synthetic.SEED_HIGH)})
+    return SearchSpace((op,), "classification", max_preprocessors=0)
+
+
+def make_cluster(n_workers: int, threads_per_worker: int) -> tuple[LocalCluster, Client]:
+    cluster = LocalCluster(
+        n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+        host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
+    )
+    client = Client(cluster, set_as_default=False)
+    # Warm the workers (imports) outside the measured window, as a long-lived cluster would be.
+    client.run(importlib.import_module, "synthetic")
+    client.run(importlib.import_module, "evopipe.backends.dask")
+    return cluster, client
+
+
+def close_cluster(cluster: LocalCluster, client: Client) -> None:
+    client.close()
+    cluster.close(timeout=20)
+
+
+def _time_collect(backend: DaskBackend) -> list[float]:
+    """Accumulate the time the backend spends in ``_collect`` (turning a finished future into a result).
+
+    ``SearchResult.driver_seconds`` counts everything inside ``backend.wait`` as waiting,
+    including this work, which the driver thread does itself (it fetches each result); the
+    sum is reported as ``collect_ms_per_eval``. A private method of the backend, wrapped on
+    this instance only, for measurement.
+    """
+    total = [0.0]
+    collect = backend._collect
+
+    def timed(future):
+        started = time.perf_counter()
+        try:
+            return collect(future)
+        finally:
+            total[0] += time.perf_counter() - started
+
+    backend._collect = timed
+    return total
+
+
+def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: bool = False) -> dict:
+    """One simulated configuration on a fresh cluster; returns its metrics."""
+    cluster, client = make_cluster(2, max(1, slots // 2))
+    try:
+        X, y = synthetic.make_data(40, seed=0)
+        context = build_context(X, y, cv=N_FOLDS, scoring=None, groups=None, sample_weight=None,
+                                classification=True, seed=0)
+        evolver = Evolver(synthetic_space(), np.random.default_rng(0), population_size=slots)
+        backend = DaskBackend(client=client)
+        collect_seconds = _time_collect(backend)
+        load_before = load1()
+        profiler = cProfile.Profile() if profile else None
+        cpu0 = time.thread_time()
+        t0 = time.time()
+        if profiler:
+            profiler.enable()
+        try:
+            result = run_search(evolver, backend, context, Budget(max_time=seconds), mode)
+        finally:
+            if profiler:
+                profiler.disable()
+            t1 = time.time()
+            cpu = time.thread_time() - cpu0
+            try:
+                running = client.run(synthetic.running_task_starts)
+            except Exception as exc:  # measurement only
+                log(f"could not read running tasks: {exc}")
+                running = {}
+            backend.close()
+    finally:
+        close_cluster(cluster, client)
+
+    wall = t1 - t0
+    records = result.records
+    done = [r.evaluation for r in records if r.evaluation.status is not Status.CANCELLED]
+    ok = [e for e in done if e.ok]
+    n_cancelled = len(records) - len(done)
+    ran = [e for e in done if e.started > 0]
+    ran_intervals = [(e.started, e.started + e.seconds) for e in ran]
+    ok_intervals = [(e.started, e.started + e.seconds) for e in ok]
+    tail_intervals = [(s, t1) for starts in running.values() for s in starts]
+    steady_lo = t0 + warmup
+    steady_ok = steady_all = float("nan")
+    if t1 > steady_lo:
+        steady_ok = busy_seconds(ran_intervals, steady_lo, t1) / (slots * (t1 - steady_lo))
+        steady_all = busy_seconds(ran_intervals + tail_intervals, steady_lo, t1) / (slots * (t1 - steady_lo))
+    best = evolver.best()
+    row = {
+        "mode": mode,
+        "slots": slots,
+        "utilisation": busy_seconds(ran_intervals, t0, t1) / (slots * wall),
+        "evals_per_s": len(done) / wall,
+        "driver_ms_per_eval": 1000 * result.driver_seconds / len(done) if done else math.nan,
+        "utilisation_steady": steady_ok,
+        "utilisation_incl_cancelled": busy_seconds(ran_intervals + tail_intervals, t0, t1) / (slots * wall),
+        "utilisation_ok_only": busy_seconds(ok_intervals, t0, t1) / (slots * wall),
+        "utilisation_steady_incl_cancelled": steady_all,
+        "evaluations": len(done),
+        "ok": len(ok),
+        "timeout": sum(e.status is Status.TIMEOUT for e in done),
+        "failed": sum(e.status not in (Status.OK, Status.TIMEOUT) for e in done),
+        "cancelled": n_cancelled,
+        "cancelled_running": len(tail_intervals),
+        "wall_s": wall,
+        "steady_from_s": warmup,
+        "first_start_s": (min(s for s, _ in ran_intervals) - t0) if ran_intervals else math.nan,
+        "driver_s": result.driver_seconds,
+        "driver_cpu_ms_per_eval": 1000 * cpu / len(done) if done else math.nan,
+        "collect_ms_per_eval": 1000 * collect_seconds[0] / len(done) if done else math.nan,
+        "driver_busy_ms_per_eval": 1000 * (result.driver_seconds + collect_seconds[0]) / len(done) if done else math.nan,
+        "mean_eval_s": float(np.mean([e.seconds for e in ok])) if ok else math.nan,
+        "best_score": best[1].score if best else math.nan,
+        "stopped_because": result.stopped_because,
+        "load1_before": load_before,
+        "load1_after": load1(),
+    }
+    if profiler:
+        row["_profile"] = profiler
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+
+
+def print_table(rows: list[dict]) -> None:
+    head = (f"{'mode':<13}{'slots':>6}{'evals':>7}{'wall_s':>8}{'evals/s':>9}{'util':>7}{'steady':>8}"
+            f"{'util+c':>8}{'steady+c':>10}{'drv_ms/ev':>11}{'busy_ms/ev':>12}{'cpu_ms/ev':>11}{'load1':>7}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(f"{r['mode']:<13}{r['slots']:>6}{r['evaluations']:>7}{r['wall_s']:>8.1f}{r['evals_per_s']:>9.2f}"
+              f"{r['utilisation']:>7.3f}{r['utilisation_steady']:>8.3f}{r['utilisation_incl_cancelled']:>8.3f}"
+              f"{r['utilisation_steady_incl_cancelled']:>10.3f}{r['driver_ms_per_eval']:>11.2f}"
+              f"{r['driver_busy_ms_per_eval']:>12.2f}"
+              f"{r['driver_cpu_ms_per_eval']:>11.2f}{r['load1_after']:>7.2f}")
+    print("\nutil: completed evaluations over the whole run; steady: from start + warm-up; "
+          "+c: also counting tasks cancelled while running at the deadline.\n"
+          "drv_ms/ev: SearchResult.driver_seconds per evaluation; busy_ms/ev: the same plus the time "
+          "the driver spends fetching results inside backend.wait; cpu_ms/ev: driver thread CPU; "
+          "load1: 1-minute load average after the run.")
+    print("\nasync / generational utilisation ratio:")
+    for slots in sorted({r["slots"] for r in rows}):
+        by_mode = {r["mode"]: r for r in rows if r["slots"] == slots}
+        if set(MODES) <= set(by_mode):
+            a, g = by_mode["async"], by_mode["generational"]
+            print(f"  {slots:>4} slots: {a['utilisation'] / g['utilisation']:.2f}x (whole run), "
+                  f"{a['utilisation_steady_incl_cancelled'] / g['utilisation_steady_incl_cancelled']:.2f}x (steady+c)")
+    target = [r for r in rows if r["mode"] == "async" and r["slots"] == 128]
+    if target:
+        r = target[0]
+        print(f"\ntarget async@128: utilisation >= 0.95: whole {r['utilisation']:.3f} "
+              f"{'met' if r['utilisation'] >= 0.95 else 'NOT met'}; steady+c {r['utilisation_steady_incl_cancelled']:.3f} "
+              f"{'met' if r['utilisation_steady_incl_cancelled'] >= 0.95 else 'NOT met'}. "
+              f"driver <= 5 ms/eval: {r['driver_ms_per_eval']:.2f} {'met' if r['driver_ms_per_eval'] <= 5 else 'NOT met'}")
+
+
+def simulated(args) -> None:
+    rows = []
+    for slots in args.slots:
+        for mode in args.modes:
+            log(f"{mode} with {slots} slots for {args.seconds:g} s (load {load1()})")
+            row = run_config(mode, slots, args.seconds, args.warmup)
+            log(f"  {row['evaluations']} evaluations, utilisation {row['utilisation']:.3f} "
+                f"(steady+c {row['utilisation_steady_incl_cancelled']:.3f}), "
+                f"driver {row['driver_ms_per_eval']:.2f} ms/eval")
+            rows.append(row)
+            if args.json:
+                print(json.dumps(row), flush=True)
+    if not args.json:
+        print_table(rows)
+
+
+def profile(args) -> None:
+    mode, _, slots = args.profile.partition(":")
+    log(f"profiling the driver thread: {mode} with {slots} slots for {args.seconds:g} s")
+    row = run_config(mode, int(slots), args.seconds, args.warmup, profile=True)
+    profiler = row.pop("_profile")
+    print(json.dumps(row))
+    if args.profile_out:
+        profiler.dump_stats(args.profile_out)
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(30)
+        print(f"\n===== top 30 by {key} =====")
+        print(out.getvalue())
+
+
+def real(args) -> None:
+    from sklearn.datasets import load_digits
+
+    from evopipe import EvoClassifier
+
+    X, y = load_digits(return_X_y=True)
+    runs = {}
+    for n_workers in (1, 2):
+        cluster, client = make_cluster(n_workers, 1)
+        client.run(importlib.import_module, "evopipe.evaluation")
+        try:
+            est = EvoClassifier(max_time=None, max_evals=args.max_evals, search_space="light", cv=3,
+                                mode="generational", random_state=0, client=client)
+            log(f"real: digits, {n_workers} worker(s), max_evals={args.max_evals} (load {load1()})")
+            t0 = time.perf_counter()
+            est.fit(X, y)
+            wall = time.perf_counter() - t0
+        finally:
+            close_cluster(cluster, client)
+        ev = est.evaluations_
+        runs[n_workers] = (est, wall)
+        row = {
+            "part": "real", "workers": n_workers, "wall_s": round(wall, 3),
+            "search_s": round(float(ev["finished_at"].max()), 3), "evaluations": len(ev),
+            "ok": int((ev["status"] == "OK").sum()), "eval_seconds_sum": round(float(ev["seconds"].sum()), 3),
+            "best_score": round(float(est.best_score_), 5), "best": est.best_genome_.text(), "load1": load1(),
+        }
+        log(f"  wall {wall:.1f} s, best {row['best_score']}")
+        print(json.dumps(row) if args.json else
+              f"{n_workers} worker(s): fit {row['wall_s']:.1f} s (search {row['search_s']:.1f} s), "
+              f"{row['evaluations']} evaluations ({row['ok']} OK), summed evaluation time "
+              f"{row['eval_seconds_sum']:.1f} s, best {row['best_score']} {row['best']}", flush=True)
+    (e1, w1), (e2, w2) = runs[1], runs[2]
+
+    def candidates(est):
+        return sorted(zip(est.evaluations_["candidate"], est.evaluations_["key"], strict=True))
+
+    same = candidates(e1) == candidates(e2)
+    s1, s2 = e1.evaluations_["finished_at"].max(), e2.evaluations_["finished_at"].max()
+    summary = {"part": "real", "speedup_fit": round(w1 / w2, 3), "speedup_search": round(float(s1 / s2), 3),
+               "same_candidates": same, "same_best": e1.best_genome_ == e2.best_genome_, "load1": load1()}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"speed-up 2 vs 1 worker: {summary['speedup_fit']:.2f}x fit wall, {summary['speedup_search']:.2f}x "
+              f"search wall (target >= 1.8x: {'met' if summary['speedup_fit'] >= 1.8 else 'NOT met'}); "
+              f"same candidates: {same}; same best: {summary['same_best']}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--seconds", type=float, default=35.0, help="search budget per configuration")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds left out of the steady window")
+    parser.add_argument("--slots", type=int, nargs="+", default=list(SLOTS))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--real", action="store_true", help="real fits on digits, 1 vs 2 workers (instead)")
+    parser.add_argument("--max-evals", type=int, default=100, help="evaluations of each --real run")
+    parser.add_argument("--profile", metavar="MODE:SLOTS", help="cProfile the driver thread of one configuration")
+    parser.add_argument("--profile-out", metavar="FILE", help="with --profile: also save the pstats file")
+    args = parser.parse_args(argv)
+    if args.real:
+        real(args)
+    elif args.profile:
+        profile(args)
+    else:
+        simulated(args)
+
+
+if __name__ == "__main__":
+    main()

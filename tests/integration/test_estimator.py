@@ -1,0 +1,203 @@
+"""EvoClassifier / EvoRegressor end to end, in-process (n_jobs=1) on small real data."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import GroupKFold
+
+from evopipe import EvoClassifier, EvoRegressor, SearchSpace
+from evopipe.space import Operator
+
+FAST = {"max_time": 60, "n_jobs": 1, "cv": 3, "random_state": 0}
+
+
+def _sleepy_space(seconds: float) -> SearchSpace:
+    """Candidates that each sleep about ``seconds`` per fold (50 distinct ones)."""
+    ops = (Operator("fault_operators.SleepThenFit", {"seconds": [round(seconds * (1 + i / 100), 4) for i in range(50)]}),)
+    return SearchSpace(ops, "classification", max_preprocessors=0)
+
+
+@pytest.mark.parametrize(
+    ("params", "X", "y", "error", "match"),
+    [
+        ({}, np.ones((10, 2)), np.r_[np.zeros(5), np.nan, np.ones(4)], ValueError, "y contains NaN"),
+        ({}, np.ones((10, 2)), np.r_[np.zeros(5), np.inf, np.ones(4)], ValueError, "NaN or infinity"),
+        ({}, np.ones((10, 2)), np.zeros(9), ValueError, "different lengths"),
+        ({}, np.ones((0, 2)), np.zeros(0), ValueError, "0 sample"),
+        ({}, np.ones((1, 2)), np.zeros(1), ValueError, "minimum of 2"),
+        ({}, np.ones((10, 2)), np.zeros(10), ValueError, "only one class"),
+        ({}, np.ones((10, 2)), np.linspace(0, 1, 10), ValueError, "Use EvoRegressor"),
+        ({}, np.ones((10, 2, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "must be 2-D"),
+        ({}, np.r_[np.ones((9, 2)), [[np.inf, 1]]], np.r_[np.zeros(5), np.ones(5)], ValueError, "infinity"),
+        ({"max_time": -3}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "`max_time` must be"),
+        ({"max_time": "10 minutes"}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "'10m'"),
+        ({"search_space": "nope"}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "'nope'"),
+        ({"population_size": 1}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "population_size"),
+        ({"mode": "fast"}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "`mode`"),
+        ({"n_jobs": 0}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "`n_jobs`"),
+        ({"cv": 1}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "`cv`"),
+        ({"max_time": None}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "no stopping rule"),
+        ({"scoring": "accuracy_typo"}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "scorer name"),
+    ],
+)
+def test_bad_input_is_refused_before_any_work(params, X, y, error, match):
+    started = time.monotonic()
+    with pytest.raises(error, match=match):
+        EvoClassifier(**{**FAST, **params}).fit(X, y)
+    assert time.monotonic() - started < 2
+
+
+def test_regressor_refuses_a_non_numeric_target():
+    with pytest.raises(ValueError, match="numeric target"):
+        EvoRegressor(**FAST).fit(np.ones((4, 2)), np.array(["a", "b", "c", "d"], dtype=object))
+
+
+def test_string_and_non_contiguous_labels_round_trip(iris):
+    X, y = iris
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    model = EvoClassifier(**FAST, max_evals=4, search_space="light").fit(X, names)
+    assert list(model.classes_) == ["setosa", "versicolor", "virginica"]
+    assert set(model.predict(X)) <= set(model.classes_)
+    sparse_labels = np.array([3, 10, 42])[y]
+    model = EvoClassifier(**FAST, max_evals=4, search_space="light").fit(X, sparse_labels)
+    assert list(model.classes_) == [3, 10, 42]
+    assert model.score(X, sparse_labels) > 0.9
+    assert model.predict_proba(X).shape == (len(X), 3)
+
+
+def test_same_random_state_gives_identical_evaluations(iris):
+    X, y = iris
+    params = {**FAST, "max_time": None, "max_evals": 40, "search_space": "light"}
+    frames = [EvoClassifier(**params).fit(X, y).evaluations_ for _ in range(2)]
+    columns = ["pipeline", "key", "status", "score", "fold_scores", "variation", "parents"]
+    pd.testing.assert_frame_equal(frames[0][columns], frames[1][columns])
+    assert len(frames[0]) == 40 and frames[0]["key"].is_unique
+    assert (frames[0]["variation"] != "seed").sum() > 20  # the evolution really ran
+
+
+def _mixed_frame(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(["red", "green", "blue"], n).astype(object)
+    size = rng.normal(size=n)
+    frame = pd.DataFrame({
+        "size": size,
+        "weight": rng.normal(size=n),
+        "colour": colour,
+        "grade": pd.Categorical(rng.choice(["a", "b"], n)),
+        "flag": rng.random(n) > 0.5,
+    })
+    y = np.where((colour == "red") ^ (size > 0), "yes", "no")
+    frame.loc[rng.random(n) < 0.1, "size"] = np.nan
+    frame.loc[rng.random(n) < 0.1, "colour"] = None
+    return frame, y
+
+
+def test_dataframe_with_categories_and_missing_values_fits_predicts_and_exports():
+    X, y = _mixed_frame()
+    model = EvoClassifier(**FAST, max_evals=12).fit(X, y)
+    assert model.score(X, y) > 0.8
+    unseen = X.head(5).assign(colour=["purple", None, "red", "blue", "green"])
+    assert len(model.predict(unseen)) == 5
+    namespace: dict = {}
+    exec(model.export(), namespace)
+    exported = namespace["exported_pipeline"].fit(X, y)
+    np.testing.assert_array_equal(exported.predict(X), model.predict(X))
+
+
+def test_fitted_estimator_pickles_and_predicts(iris):
+    X, y = iris
+    model = EvoClassifier(**FAST, max_evals=3).fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.predict(X), model.predict(X))
+
+
+def test_all_candidates_failing_raises_a_grouped_report(iris):
+    X, y = iris
+    space = SearchSpace((Operator("fault_operators.Raises", {"seconds": [0.0, 1.0]}),), "classification",
+                        max_preprocessors=0)
+    with pytest.raises(ValueError, match=r"(?s)All 2 candidate pipelines failed.*2 candidate\(s\) failed with ERROR: "
+                                         r"RuntimeError: injected failure"):
+        EvoClassifier(**FAST, search_space=space).fit(X, y)
+
+
+def test_failing_candidates_are_recorded_and_the_search_goes_on(iris):
+    X, y = iris
+    space = SearchSpace(
+        (Operator("fault_operators.Raises", {"seconds": [0.0]}),
+         Operator("sklearn.linear_model.LogisticRegression", {"C": [0.1, 1.0, 10.0]})),
+        "classification", seeds=("fault_operators.Raises(seconds=0.0)",), max_preprocessors=0,
+    )
+    model = EvoClassifier(**FAST, max_evals=4, search_space=space).fit(X, y)
+    frame = model.evaluations_.set_index("pipeline")
+    assert frame.loc["Raises(seconds=0.0)", "status"] == "ERROR"
+    assert "injected failure" in frame.loc["Raises(seconds=0.0)", "error"]
+    assert model.best_genome_.estimator.name == "LogisticRegression"
+
+
+def test_max_time_holds_in_process(iris):
+    X, y = iris
+    started = time.monotonic()
+    model = EvoClassifier(max_time=6, n_jobs=1, cv=2, random_state=0, search_space=_sleepy_space(0.4)).fit(X, y)
+    assert time.monotonic() - started < 6 + 2
+    assert model.stopped_because_ == "max_time"
+
+
+def _interrupt_after(seconds: float) -> threading.Timer:
+    timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_ctrl_c_returns_the_best_pipeline_so_far(iris):
+    X, y = iris
+    space = SearchSpace(
+        (Operator("fault_operators.SleepThenFit", {"seconds": [0.3, 0.35, 0.4, 0.45, 0.5]}),), "classification",
+        max_preprocessors=0,
+    )
+    timer = _interrupt_after(2.5)
+    with pytest.warns(UserWarning, match="interrupted"):
+        model = EvoClassifier(max_time=60, n_jobs=1, cv=2, random_state=0, search_space=space).fit(X, y)
+    timer.join()
+    assert model.stopped_because_ == "interrupted"
+    assert 1 <= model.n_evaluations_ <= 6
+    assert len(model.predict(X)) == len(X)
+
+
+def test_ctrl_c_before_any_result_is_a_clear_error(iris):
+    X, y = iris
+    timer = _interrupt_after(0.5)
+    with pytest.raises(KeyboardInterrupt, match="before any candidate finished"):
+        EvoClassifier(max_time=60, n_jobs=1, cv=2, search_space=_sleepy_space(1.5)).fit(X, y)
+    timer.join()
+
+
+def test_groups_and_sample_weight_pass_through(cancer):
+    X, y = cancer
+    groups = np.arange(len(y)) % 7
+    weights = np.where(y == 1, 1.0, 3.0)
+    space = {"sklearn.linear_model.LogisticRegression": {"C": [0.1, 1.0]}, "sklearn.preprocessing.StandardScaler": {}}
+    model = EvoClassifier(**{**FAST, "cv": GroupKFold(3)}, max_evals=4, search_space=space)
+    model.fit(X, y, groups=groups, sample_weight=weights)
+    assert (model.evaluations_["status"] == "OK").any()
+    no_weights = SearchSpace((Operator("sklearn.neighbors.KNeighborsClassifier", {"n_neighbors": [5]}),),
+                             "classification", max_preprocessors=0)
+    with pytest.raises(ValueError, match="does not accept sample_weight"):
+        EvoClassifier(**FAST, search_space=no_weights).fit(X, y, sample_weight=weights)
+
+
+def test_regressor_fits_and_scores(cancer):
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    model = EvoRegressor(**FAST, max_evals=8).fit(X, y)
+    assert model.best_score_ > 0.3
+    assert model.score(X, y) > 0.3
+    assert model.pareto_front_[0][1] == model.best_score_
