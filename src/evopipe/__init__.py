@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from evopipe._version import __version__
 from evopipe.distributions import Categorical, FloatRange, IntRange
 from evopipe.estimator import EvoClassifier, EvoRegressor
 from evopipe.evaluation import Evaluation, Status
 from evopipe.genome import Genome, Step, parse_genome
 from evopipe.space import Operator, SearchSpace
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Categorical",

@@ -15,12 +15,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from evopipe._version import __version__
 from evopipe.backends import make_backend
 from evopipe.compile import compile_genome
 from evopipe.context import build_context
 from evopipe.evaluation import EvalContext
 from evopipe.evolver import Evolver
 from evopipe.export import export_source
+from evopipe.journal import Journal
 from evopipe.loop import Budget, SearchResult, run_search
 from evopipe.reporting import evaluations_frame, failure_summary
 from evopipe.space import resolve_search_space
@@ -93,16 +95,33 @@ class _EvoBase(BaseEstimator):
         self
         """
         settings = check_settings(self.get_params())
-        if self.checkpoint is not None:
-            raise NotImplementedError("`checkpoint` (the run journal) is not available yet; leave it None.")
         X, y = self._check_data(X, y)
         space = resolve_search_space(self.search_space, self._task)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         context = build_context(X, y, self.cv, self.scoring, groups, sample_weight, self._task == "classification", seed)
         evolver = Evolver(space, np.random.default_rng(seed), settings.population_size)
-        result = self._search(settings, evolver, context)
+        journal = self._open_journal(space, context, settings) if self.checkpoint is not None else None
+        try:
+            previous = journal.previous if journal else []
+            evolver.resume(previous)
+            result = self._search(settings, evolver, context, journal, len(previous))
+        finally:
+            if journal is not None:
+                journal.close()
+        result.records[:0] = previous
         self._set_results(result, evolver, context)
         return self
+
+    def _open_journal(self, space, context: EvalContext, settings: Settings) -> Journal:
+        header = {
+            "evopipe": __version__, "task": self._task, "data": context.data_token, "space": space.fingerprint,
+            "scoring": repr(self.scoring), "cv": repr(self.cv), "population_size": settings.population_size,
+            "mode": settings.mode, "random_state": context.random_state,
+        }
+        journal = Journal(self.checkpoint, header)
+        if journal.previous:
+            logger.info("Resuming from %s: %d evaluations already done.", self.checkpoint, len(journal.previous))
+        return journal
 
     def _check_data(self, X, y):
         X = check_X(X)
@@ -112,11 +131,13 @@ class _EvoBase(BaseEstimator):
             self.classes_ = np.unique(y)
         return X, y
 
-    def _search(self, settings: Settings, evolver: Evolver, context: EvalContext) -> SearchResult:
-        budget = Budget(settings.max_time, settings.max_evals, settings.early_stop, settings.max_eval_time)
+    def _search(self, settings: Settings, evolver: Evolver, context: EvalContext, journal, done: int) -> SearchResult:
+        # max_evals / generations count across a resumed run; max_time counts from this fit.
+        max_evals = None if settings.max_evals is None else max(0, settings.max_evals - done)
+        budget = Budget(settings.max_time, max_evals, settings.early_stop, settings.max_eval_time)
         backend = make_backend(self.client, settings.n_jobs, self.use_dask, settings.max_eval_time, self.memory_limit)
         try:
-            return run_search(evolver, backend, context, budget, settings.mode)
+            return run_search(evolver, backend, context, budget, settings.mode, journal.append if journal else None)
         finally:
             backend.close()
 
@@ -220,7 +241,9 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
         Steady-state evolution that keeps every worker busy, or generations (reproducible for a
         ``random_state`` whatever the number of workers).
     checkpoint : str, optional
-        Path of the run journal (not available yet).
+        Path of the run journal (JSON Lines, one line per finished evaluation). If the file
+        exists, ``fit`` resumes it: journaled candidates are not evaluated again and appear in
+        ``evaluations_``; ``max_evals``/``generations`` count across the resumed run.
     random_state : int, RandomState or None
         Seeds the search and every pipeline step that takes a ``random_state``.
     verbose : int, default=0

@@ -97,6 +97,14 @@ class Evolver:
             keep = select_survivors(self._objectives(self.population), self.population_size)
             self.population = [self.population[i] for i in sorted(keep)]
 
+    def resume(self, records: Iterable) -> None:
+        """Continue from journaled records (``loop.Record``): tell them, never propose them again."""
+        records = sorted(records, key=lambda r: r.candidate.index)
+        self.mark_seen(r.candidate.genome.key for r in records)
+        self.tell((r.candidate, r.evaluation) for r in records)
+        if records:
+            self._n_asked = max(self._n_asked, records[-1].candidate.index + 1)
+
     def mark_seen(self, keys: Iterable[str]) -> None:
         """Never propose these genomes (e.g. already evaluated in a resumed run)."""
         self._proposed.update(keys)
