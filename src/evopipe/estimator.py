@@ -24,7 +24,7 @@ from evopipe.evolver import Evolver
 from evopipe.export import export_source
 from evopipe.journal import Journal
 from evopipe.loop import Budget, SearchResult, run_search
-from evopipe.reporting import evaluations_frame, failure_summary
+from evopipe.reporting import Progress, evaluations_frame, failure_summary
 from evopipe.space import resolve_search_space
 from evopipe.validation import Settings, check_settings, check_X, check_y
 
@@ -136,9 +136,17 @@ class _EvoBase(BaseEstimator):
         max_evals = None if settings.max_evals is None else max(0, settings.max_evals - done)
         budget = Budget(settings.max_time, max_evals, settings.early_stop, settings.max_eval_time)
         backend = make_backend(self.client, settings.n_jobs, self.use_dask, settings.max_eval_time, self.memory_limit)
+        progress = Progress(settings.max_time, max_evals, settings.verbose)
+
+        def on_record(record) -> None:
+            if journal is not None:
+                journal.append(record)
+            progress.update(record)
+
         try:
-            return run_search(evolver, backend, context, budget, settings.mode, journal.append if journal else None)
+            return run_search(evolver, backend, context, budget, settings.mode, on_record)
         finally:
+            progress.close()
             backend.close()
 
     def _set_results(self, result: SearchResult, evolver: Evolver, context: EvalContext) -> None:
@@ -247,7 +255,9 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
     random_state : int, RandomState or None
         Seeds the search and every pipeline step that takes a ``random_state``.
     verbose : int, default=0
-        0: silent; 1: progress; 2: debug logging.
+        0: silent; 1 or more: a progress bar on stderr (evaluations, failures, best score,
+        evaluations in flight). Each evaluation is also logged at DEBUG level on the
+        ``evopipe.reporting`` logger.
 
     Attributes
     ----------

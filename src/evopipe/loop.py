@@ -57,6 +57,7 @@ class Record:
     candidate: Candidate
     evaluation: Evaluation
     finished_at: float
+    in_flight: int = 0
 
 
 @dataclass
@@ -118,7 +119,7 @@ class _Run:
         return max(0.0, min(finite)) if finite else None
 
     def record(self, candidate: Candidate, evaluation: Evaluation) -> None:
-        record = Record(candidate, evaluation, self.clock() - self.start)
+        record = Record(candidate, evaluation, self.clock() - self.start, len(self.in_flight))
         self.result.records.append(record)
         if self.on_record is not None:
             self.on_record(record)

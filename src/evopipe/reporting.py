@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 import pandas as pd
 
 from evopipe.evaluation import Status
 
-__all__ = ["evaluations_frame", "failure_summary"]
+__all__ = ["Progress", "evaluations_frame", "failure_summary"]
+
+logger = logging.getLogger(__name__)
 
 COLUMNS = [
     "candidate", "pipeline", "key", "status", "score", "fold_scores", "complexity", "error", "seconds",
@@ -57,3 +60,58 @@ def failure_summary(records: list, limit: int = 5) -> str:
     if len(groups) > limit:
         lines.append(f"... and {len(groups) - limit} other kinds of failure.")
     return "\n".join(lines)
+
+
+class Progress:
+    """A tqdm progress bar for a search, time-based when there is a time budget.
+
+    Shows evaluations, failures, the best score and how many evaluations are in flight.
+    Disabled (and tqdm not imported) when ``verbose`` is 0.
+
+    Parameters
+    ----------
+    max_time : float, optional
+        Budget in seconds; the bar then fills with time.
+    max_evals : int, optional
+        Evaluations to run; the bar fills with evaluations when there is no time budget.
+    verbose : int
+    """
+
+    def __init__(self, max_time: float | None, max_evals: int | None, verbose: int):
+        self._bar = None
+        self.n_done = 0
+        self.n_failed = 0
+        self.best = float("-inf")
+        if verbose <= 0:
+            return
+        from tqdm.auto import tqdm
+
+        self._by_time = max_time is not None
+        total = max_time if self._by_time else max_evals
+        unit = "s" if self._by_time else "eval"
+        bar_format = "{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s{postfix}" if self._by_time else None
+        self._bar = tqdm(total=total, unit=unit, desc="evopipe", bar_format=bar_format, leave=True)
+
+    def update(self, record) -> None:
+        """Account for one finished evaluation."""
+        evaluation = record.evaluation
+        self.n_done += 1
+        if evaluation.ok:
+            self.best = max(self.best, evaluation.score)
+        elif evaluation.status is not Status.CANCELLED:
+            self.n_failed += 1
+        logger.debug("%s %s score=%.5g %.2fs: %s", evaluation.status.value, evaluation.key, evaluation.score,
+                     evaluation.seconds, record.candidate.genome.text())
+        if self._bar is None:
+            return
+        self._bar.n = min(record.finished_at, self._bar.total) if self._by_time else self.n_done
+        best = f"{self.best:.4f}" if self.best > float("-inf") else "-"
+        self._bar.set_postfix_str(
+            f"evals={self.n_done} failed={self.n_failed} best={best} in_flight={record.in_flight}", refresh=False
+        )
+        self._bar.refresh()
+
+    def close(self) -> None:
+        """Finish the bar."""
+        if self._bar is not None:
+            self._bar.close()
