@@ -79,14 +79,31 @@ class _Killer(threading.Thread):
             if _journal_lines(self.journal) < self.at:
                 continue
             processing = {w: keys for w, keys in self.client.processing().items() if keys}
-            workers = self.client.scheduler_info(n_workers=-1)["workers"]
             for address, keys in sorted(processing.items()):
-                pid = workers.get(address, {}).get("pid")
-                if pid:
+                pid = self.client.run(os.getpid, workers=[address], on_error="return").get(address)
+                if isinstance(pid, int):
                     os.kill(pid, signal.SIGKILL)
                     self.killed = {"worker": address, "pid": pid, "keys": list(keys),
                                    "at_journaled": _journal_lines(self.journal)}
                     return
+
+
+class _StackSampler(threading.Thread):
+    """For post-mortems (``--dump``): where the driver's main thread is, every 0.2 s."""
+
+    def __init__(self, stop: threading.Event):
+        super().__init__(daemon=True)
+        self.stop, self.main, self.samples = stop, threading.main_thread().ident, []
+
+    def run(self) -> None:
+        while not self.stop.wait(0.2):
+            frame = sys._current_frames().get(self.main)
+            stack = []
+            while frame is not None and len(stack) < 40:
+                code = frame.f_code
+                stack.append(f"{os.path.basename(code.co_filename)}:{code.co_name}:{frame.f_lineno}")
+                frame = frame.f_back
+            self.samples.append((time.time(), stack[:12]))
 
 
 class _RssSampler(threading.Thread):
@@ -102,7 +119,7 @@ class _RssSampler(threading.Thread):
 
 
 def run(n_evals: int, n_workers: int, memory_limit: str, max_eval_time: float, population: int,
-        random_state: int) -> dict:
+        random_state: int, dump: str | None = None) -> dict:
     import psutil
     from distributed import Client, LocalCluster
     from sklearn.datasets import load_iris
@@ -127,6 +144,9 @@ def run(n_evals: int, n_workers: int, memory_limit: str, max_eval_time: float, p
             client.wait_for_workers(n_workers, timeout=120)
             killer = _Killer(client, journal, max(1, n_evals // 3), stop)
             sampler = _RssSampler(stop)
+            stacks = _StackSampler(stop)
+            if dump:
+                stacks.start()
             model = EvoClassifier(
                 max_time=None, max_evals=n_evals, max_eval_time=max_eval_time, cv=2, population_size=population,
                 client=client, checkpoint=str(journal), search_space=space, random_state=random_state,
@@ -145,13 +165,23 @@ def run(n_evals: int, n_workers: int, memory_limit: str, max_eval_time: float, p
             journal_complete = journal.read_bytes().endswith(b"\n")
             memory_events = client.get_events("worker-restart-memory")
             seen = client.run_on_scheduler(soak_operators.counter_state)
-            leaked = len(client.futures)
+            leaked = sorted(client.futures)
+            started_events = client.get_events("evopipe-task-started")
         finally:
             stop.set()
             client.close()
             cluster.close()
 
     frame = model.evaluations_
+    if dump:
+        Path(dump).mkdir(parents=True, exist_ok=True)
+        frame.to_csv(Path(dump) / "evaluations.csv", index=False)
+        (Path(dump) / "timeline.json").write_text(json.dumps({
+            "fit_started": time.time() - (time.monotonic() - started), "scheduler": seen["log"],
+            "started_events": [[t, m] for t, m in started_events],
+            "memory_events": [[t, m] for t, m in memory_events], "killed": killer.killed,
+            "driver_stacks": stacks.samples,
+        }, default=str))
     seeds = [int(_SEED.search(text).group(1)) for text in frame["pipeline"]]
     expected = [soak_operators.expected_status(s) for s in seeds]
     behaviours = Counter(soak_operators.behaviour(s) for s in seeds)
@@ -206,7 +236,8 @@ def run(n_evals: int, n_workers: int, memory_limit: str, max_eval_time: float, p
         "max_timeout_overshoot_s": round(float((timeouts["seconds"] - max_eval_time).max()), 2) if len(timeouts) else None,
         "driver_rss_growth_mb": round((rss_after - rss_before) / 2**20, 1),
         "driver_rss_peak_mb": round(max(sampler.peak, rss_after) / 2**20, 1),
-        "leaked_futures": leaked,
+        "leaked_futures": len(leaked),
+        "leaked_future_keys": leaked[:5],
         "scheduler_tasks_after": seen["n_tasks_now"],
     }
 
@@ -220,9 +251,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-eval-time", type=float, default=3.0)
     parser.add_argument("--population", type=int, default=20)
     parser.add_argument("--random-state", type=int, default=0)
+    parser.add_argument("--dump", metavar="DIR", help="write evaluations.csv and timeline.json (scheduler "
+                        "transitions, task-started and memory events) there, for post-mortems")
     args = parser.parse_args(argv)
+    if args.dump:
+        logging.basicConfig(format="%(asctime)s.%(msecs)03d %(name)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+        logging.getLogger("evopipe").setLevel(logging.INFO)
     n_evals = args.evals or (200 if args.quick else 1000)
-    result = run(n_evals, args.workers, args.memory_limit, args.max_eval_time, args.population, args.random_state)
+    result = run(n_evals, args.workers, args.memory_limit, args.max_eval_time, args.population, args.random_state,
+                 args.dump)
     print(json.dumps(result), flush=True)
 
 

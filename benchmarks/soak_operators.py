@@ -105,23 +105,39 @@ class TaskCounter(SchedulerPlugin):
     name = "soak-task-counter"
 
     def __init__(self) -> None:
+        self.scheduler = None
         self.tasks: list[str] = []
         self.workers_added: list[str] = []
         self.workers_removed: list[str] = []
+        # (time.time(), what, key or worker, worker or "") for a timeline of the run
+        self.log: list[tuple] = []
+
+    async def start(self, scheduler) -> None:
+        self.scheduler = scheduler
 
     def transition(self, key, start, finish, *args, **kwargs) -> None:
-        if start == "released" and finish == "waiting" and isinstance(key, str) and key.startswith("evaluate-"):
+        if not (isinstance(key, str) and key.startswith("evaluate-")):
+            return
+        if start == "released" and finish == "waiting":
             self.tasks.append(key)
+        worker = ""
+        if finish == "processing" and self.scheduler is not None and key in self.scheduler.tasks:
+            ts = self.scheduler.tasks[key]
+            worker = ts.processing_on.address if ts.processing_on else ""
+        self.log.append((time.time(), f"{start}->{finish}", key, worker))
 
     def add_worker(self, scheduler=None, worker=None) -> None:
         self.workers_added.append(worker)
+        self.log.append((time.time(), "add-worker", worker, ""))
 
     def remove_worker(self, scheduler=None, worker=None, **kwargs) -> None:
         self.workers_removed.append(worker)
+        self.log.append((time.time(), "remove-worker", worker, ""))
 
 
 def counter_state(dask_scheduler=None) -> dict:
     """Run on the scheduler: what :class:`TaskCounter` saw."""
     plugin = dask_scheduler.plugins[TaskCounter.name]
     return {"tasks": list(plugin.tasks), "workers_added": list(plugin.workers_added),
-            "workers_removed": list(plugin.workers_removed), "n_tasks_now": len(dask_scheduler.tasks)}
+            "workers_removed": list(plugin.workers_removed), "n_tasks_now": len(dask_scheduler.tasks),
+            "log": list(plugin.log)}

@@ -84,7 +84,9 @@ def data_fingerprint(X: Any, y: np.ndarray, folds: tuple) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_context(X, y, cv, scoring, groups, sample_weight, classification: bool, seed: int) -> EvalContext:
+def build_context(
+    X, y, cv, scoring, groups, sample_weight, classification: bool, seed: int, cache_bytes: int = 0
+) -> EvalContext:
     """Everything a worker needs to evaluate candidates of this search."""
     if sample_weight is not None:
         sample_weight = np.asarray(sample_weight, dtype=float)
@@ -101,4 +103,5 @@ def build_context(X, y, cv, scoring, groups, sample_weight, classification: bool
         random_state=seed,
         sample_weight=sample_weight,
         data_token=data_fingerprint(X, y, folds),
+        cache_bytes=cache_bytes,
     )

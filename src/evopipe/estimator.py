@@ -54,6 +54,7 @@ class _EvoBase(BaseEstimator):
         n_jobs=-1,
         use_dask=False,
         memory_limit="auto",
+        prefix_cache="256MB",
         mode="async",
         checkpoint=None,
         random_state=None,
@@ -72,6 +73,7 @@ class _EvoBase(BaseEstimator):
         self.n_jobs = n_jobs
         self.use_dask = use_dask
         self.memory_limit = memory_limit
+        self.prefix_cache = prefix_cache
         self.mode = mode
         self.checkpoint = checkpoint
         self.random_state = random_state
@@ -98,7 +100,8 @@ class _EvoBase(BaseEstimator):
         X, y = self._check_data(X, y)
         space = resolve_search_space(self.search_space, self._task)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        context = build_context(X, y, self.cv, self.scoring, groups, sample_weight, self._task == "classification", seed)
+        context = build_context(X, y, self.cv, self.scoring, groups, sample_weight, self._task == "classification", seed,
+                                cache_bytes=settings.cache_bytes)
         evolver = Evolver(space, np.random.default_rng(seed), settings.population_size)
         journal = self._open_journal(space, context, settings) if self.checkpoint is not None else None
         try:
@@ -245,6 +248,10 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
     memory_limit : str or int, default="auto"
         Memory per worker of the embedded cluster (Dask syntax, e.g. "4GB"); "auto" shares
         the machine's memory among the workers.
+    prefix_cache : int or str, default="256MB"
+        Bytes each worker process (or this process, with ``n_jobs=1``) may spend caching fitted
+        pipeline prefixes and their transformed folds, reused by later candidates that start
+        with the same steps; 0 or None disables it. Cached or not, scores are the same.
     mode : {"async", "generational"}, default="async"
         Steady-state evolution that keeps every worker busy, or generations (reproducible for a
         ``random_state`` whatever the number of workers).

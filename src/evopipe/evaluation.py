@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import has_fit_parameter
 
-from evopipe.compile import compile_genome
+from evopipe.cache import PrefixState, process_cache
+from evopipe.compile import build, pipeline_steps
 from evopipe.genome import Genome
 
 __all__ = ["EvalContext", "Evaluation", "Status", "evaluate", "take_rows"]
@@ -54,6 +55,8 @@ class EvalContext:
         Passed to the final estimator's ``fit`` and to the scorer.
     data_token : str
         Content hash of the data and folds (for caches and the journal).
+    cache_bytes : int
+        Bound of each process's prefix cache (:mod:`evopipe.cache`); 0 disables it.
     """
 
     X: Any
@@ -63,6 +66,7 @@ class EvalContext:
     random_state: int | None = None
     sample_weight: Any = None
     data_token: str = ""
+    cache_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class Evaluation:
 
     ``score`` is the mean of ``fold_scores`` when the status is OK, else NaN.
     ``fit_seconds`` is the mean time to fit the pipeline on one fold (used to budget refits).
+    ``step_fits`` counts the steps fitted over all folds (front step and final estimator
+    included); ``steps_reused`` the fitted steps taken from the prefix cache instead.
     """
 
     key: str
@@ -84,6 +90,8 @@ class Evaluation:
     warning: str = ""
     worker: str = ""
     started: float = 0.0
+    step_fits: int = 0
+    steps_reused: int = 0
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -106,26 +114,62 @@ def _error_text(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
-def _fit_params(pipeline, sample_weight) -> dict:
+def _fit_params(estimator, sample_weight) -> dict:
     if sample_weight is None:
         return {}
-    name, final = pipeline.steps[-1]
-    if not has_fit_parameter(final, "sample_weight"):
-        raise TypeError(f"{type(final).__name__} does not accept sample_weight, which this search passes to fit.")
-    return {f"{name}__sample_weight": sample_weight}
+    if not has_fit_parameter(estimator, "sample_weight"):
+        raise TypeError(f"{type(estimator).__name__} does not accept sample_weight, which this search passes to fit.")
+    return {"sample_weight": sample_weight}
 
 
-def _score_fold(genome: Genome, context: EvalContext, train: np.ndarray, test: np.ndarray) -> tuple[float, float]:
-    pipeline = compile_genome(genome, context.random_state)
-    w_train = take_rows(context.sample_weight, train)
+@dataclass
+class _FoldOutcome:
+    score: float
+    fit_seconds: float
+    step_fits: int
+    steps_reused: int
+
+
+def _fit_prefix(steps: list, context: EvalContext, fold: int, X_train, y_train, X_test) -> tuple:
+    """Fit the steps before the estimator, starting from the longest cached prefix.
+
+    Returns the transformed train and test matrices and how many steps were fitted / reused.
+    ``Pipeline.fit`` fits intermediate steps with ``fit_transform(X, y)`` too, so the result is
+    the same as fitting the whole pipeline.
+    """
+    cache = process_cache(context.cache_bytes)
+    keys = {n: f"{context.data_token}:{fold}:{Genome(tuple(s for _, s in steps[:n])).key}" for n in range(1, len(steps) + 1)}
+    reused, fitted = 0, ()
+    for n in range(len(steps), 0, -1):
+        state = cache.get(keys[n]) if cache is not None else None
+        if state is not None:
+            reused, fitted, X_train, X_test = n, state.steps, state.X_train, state.X_test
+            break
+    for n in range(reused, len(steps)):
+        transformer = build(steps[n][1])
+        X_train = transformer.fit_transform(X_train, y_train)
+        X_test = transformer.transform(X_test)
+        fitted = (*fitted, transformer)
+        if cache is not None:
+            cache.put(keys[n + 1], PrefixState(fitted, X_train, X_test))
+    return X_train, X_test, len(steps) - reused, reused
+
+
+def _score_fold(genome: Genome, context: EvalContext, fold: int, train: np.ndarray, test: np.ndarray) -> _FoldOutcome:
+    steps = pipeline_steps(genome, context.random_state)
+    y_train, y_test = take_rows(context.y, train), take_rows(context.y, test)
     started = time.perf_counter()
-    pipeline.fit(take_rows(context.X, train), take_rows(context.y, train), **_fit_params(pipeline, w_train))
+    X_train, X_test, fits, reused = _fit_prefix(
+        steps[:-1], context, fold, take_rows(context.X, train), y_train, take_rows(context.X, test)
+    )
+    estimator = build(steps[-1][1])
+    estimator.fit(X_train, y_train, **_fit_params(estimator, take_rows(context.sample_weight, train)))
     fit_seconds = time.perf_counter() - started
     score_kw = {} if context.sample_weight is None else {"sample_weight": take_rows(context.sample_weight, test)}
-    score = float(context.scorer(pipeline, take_rows(context.X, test), take_rows(context.y, test), **score_kw))
+    score = float(context.scorer(estimator, X_test, y_test, **score_kw))
     if not math.isfinite(score):
         raise ValueError(f"The scorer returned a non-finite score ({score}).")
-    return score, fit_seconds
+    return _FoldOutcome(score, fit_seconds, fits + 1, reused)
 
 
 def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = None) -> Evaluation:
@@ -148,19 +192,22 @@ def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = No
     started_wall, started = time.time(), time.perf_counter()
     scores: list[float] = []
     fit_times: list[float] = []
+    step_fits = steps_reused = 0
     status, error = Status.OK, ""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            for train, test in context.folds:
+            for fold, (train, test) in enumerate(context.folds):
                 elapsed = time.perf_counter() - started
                 per_fold = elapsed / len(scores) if scores else 0.0
                 if time_limit is not None and elapsed + per_fold > time_limit:
                     status, error = Status.TIMEOUT, f"Stopped after {len(scores)} folds: time limit {time_limit:.3g} s."
                     break
-                score, fit_seconds = _score_fold(genome, context, train, test)
-                scores.append(score)
-                fit_times.append(fit_seconds)
+                outcome = _score_fold(genome, context, fold, train, test)
+                scores.append(outcome.score)
+                fit_times.append(outcome.fit_seconds)
+                step_fits += outcome.step_fits
+                steps_reused += outcome.steps_reused
         except MemoryError as exc:
             status, error = Status.MEMORY, _error_text(exc)
         except Exception as exc:  # a candidate's failure is data, whatever it is
@@ -177,4 +224,6 @@ def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = No
         n_warnings=len(caught),
         warning=first_warning,
         started=started_wall,
+        step_fits=step_fits,
+        steps_reused=steps_reused,
     )

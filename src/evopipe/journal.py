@@ -46,6 +46,7 @@ def _record_to_json(record: Record) -> dict:
         "fold_scores": list(e.fold_scores), "score": e.score if e.ok else None, "error": e.error,
         "seconds": e.seconds, "fit_seconds": e.fit_seconds, "n_warnings": e.n_warnings, "warning": e.warning,
         "worker": e.worker, "started": e.started, "finished_at": record.finished_at,
+        "step_fits": e.step_fits, "steps_reused": e.steps_reused,
     }
 
 
@@ -57,6 +58,7 @@ def _record_from_json(data: dict) -> Record:
         score=float("nan") if data["score"] is None else data["score"], error=data["error"],
         seconds=data["seconds"], fit_seconds=data["fit_seconds"], n_warnings=data["n_warnings"],
         warning=data["warning"], worker=data["worker"], started=data["started"],
+        step_fits=data["step_fits"], steps_reused=data["steps_reused"],
     )
     return Record(candidate, evaluation, data["finished_at"])
 

@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 
 COLUMNS = [
     "candidate", "pipeline", "key", "status", "score", "fold_scores", "complexity", "error", "seconds",
-    "fit_seconds", "worker", "parents", "variation", "n_warnings", "warning", "finished_at",
+    "fit_seconds", "worker", "parents", "variation", "n_warnings", "warning", "step_fits", "steps_reused",
+    "finished_at",
 ]
 
 
@@ -26,7 +27,8 @@ def evaluations_frame(records: list) -> pd.DataFrame:
     (mean CV score, NaN unless OK), ``fold_scores``, ``complexity`` (steps), ``error``,
     ``seconds`` (whole evaluation), ``fit_seconds`` (mean per fold), ``worker``, ``parents``
     (keys), ``variation``, ``n_warnings`` (warnings raised inside the fits), ``warning`` (the
-    first of them), ``finished_at`` (seconds since the search started).
+    first of them), ``step_fits`` / ``steps_reused`` (pipeline steps fitted over all folds /
+    taken fitted from the prefix cache), ``finished_at`` (seconds since the search started).
     """
     rows = [
         {
@@ -45,6 +47,8 @@ def evaluations_frame(records: list) -> pd.DataFrame:
             "variation": r.candidate.variation,
             "n_warnings": r.evaluation.n_warnings,
             "warning": r.evaluation.warning,
+            "step_fits": r.evaluation.step_fits,
+            "steps_reused": r.evaluation.steps_reused,
             "finished_at": r.finished_at,
         }
         for r in records

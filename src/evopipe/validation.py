@@ -47,6 +47,23 @@ def parse_duration(name: str, value: Any) -> float | None:
     return seconds
 
 
+def parse_size(name: str, value: Any) -> int:
+    """Bytes from an int or a string like ``"256MB"`` / ``"2 GiB"``; None and 0 mean 0."""
+    from dask.utils import parse_bytes
+
+    hint = f"`{name}` must be a number of bytes >= 0 or a string like '256MB'; got {value!r}."
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        try:
+            return int(parse_bytes(value))
+        except (ValueError, TypeError):
+            raise ValueError(hint) from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
+        raise ValueError(hint)
+    return int(value)
+
+
 def _positive_int(name: str, value: Any, minimum: int = 1) -> int | None:
     if value is None:
         return None
@@ -67,6 +84,7 @@ class Settings:
     mode: str
     n_jobs: int
     verbose: int
+    cache_bytes: int
 
 
 def check_settings(params: dict) -> Settings:
@@ -102,6 +120,7 @@ def check_settings(params: dict) -> Settings:
         mode=params["mode"],
         n_jobs=int(n_jobs),
         verbose=int(verbose),
+        cache_bytes=parse_size("prefix_cache", params["prefix_cache"]),
     )
 
 

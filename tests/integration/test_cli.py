@@ -109,7 +109,9 @@ def test_fit_writes_model_pipeline_evaluations_and_summary(classification_run, d
     assert 0 < summary["timings"]["fit_seconds"] < 30
     evaluations = pd.read_csv(out / "evaluations.csv")
     assert len(evaluations) == 6
-    best = evaluations.loc[evaluations["score"].idxmax()]
+    # The best: highest score, ties to the simpler pipeline, then the earlier one.
+    ok = evaluations[evaluations["status"] == "OK"]
+    best = ok.sort_values(["score", "complexity"], ascending=[False, True], kind="stable").iloc[0]
     assert summary["best_pipeline"] == best["pipeline"]
     assert summary["cv_score"] == pytest.approx(best["score"])
     assert {"finished_at", "score", "status", "complexity", "seconds"} <= set(evaluations.columns)

@@ -201,3 +201,32 @@ def test_regressor_fits_and_scores(cancer):
     assert model.best_score_ > 0.3
     assert model.score(X, y) > 0.3
     assert model.pareto_front_[0][1] == model.best_score_
+
+
+CACHE_SPACE = {
+    "sklearn.preprocessing.StandardScaler": {}, "sklearn.preprocessing.MinMaxScaler": {},
+    "sklearn.decomposition.PCA": {"n_components": [2, 5, 10]},
+    "sklearn.linear_model.LogisticRegression": {"C": [0.01, 0.1, 1.0, 10.0]},
+    "sklearn.tree.DecisionTreeClassifier": {"max_depth": [2, 4, 8]},
+}
+
+
+def test_prefix_cache_reuses_fits_without_changing_scores(cancer):
+    X, y = cancer
+    params = {**FAST, "max_time": None, "max_evals": 24, "mode": "generational", "population_size": 8,
+              "search_space": CACHE_SPACE}
+    cached = EvoClassifier(**params).fit(X, y).evaluations_
+    plain = EvoClassifier(**params, prefix_cache=0).fit(X, y).evaluations_
+    pd.testing.assert_series_equal(cached["score"], plain["score"])
+    assert cached["steps_reused"].sum() > 0 and plain["steps_reused"].sum() == 0
+    assert (cached["step_fits"] + cached["steps_reused"]).sum() == plain["step_fits"].sum()
+
+
+def test_prefix_cache_stays_within_its_bound_in_a_long_run(cancer):
+    from evopipe.cache import process_cache
+
+    X, y = cancer
+    bound = 2 * X.nbytes  # room for only a few folds' matrices
+    EvoClassifier(**{**FAST, "max_time": None}, max_evals=30, prefix_cache=bound, search_space=CACHE_SPACE).fit(X, y)
+    cache = process_cache(bound)
+    assert 0 < cache.nbytes <= bound and len(cache) >= 1
