@@ -96,14 +96,23 @@ class _StackSampler(threading.Thread):
         self.stop, self.main, self.samples = stop, threading.main_thread().ident, []
 
     def run(self) -> None:
+        names = {}
         while not self.stop.wait(0.2):
-            frame = sys._current_frames().get(self.main)
-            stack = []
-            while frame is not None and len(stack) < 40:
-                code = frame.f_code
-                stack.append(f"{os.path.basename(code.co_filename)}:{code.co_name}:{frame.f_lineno}")
-                frame = frame.f_back
-            self.samples.append((time.time(), stack[:12]))
+            frames = sys._current_frames()
+            if len(names) != len(frames):
+                names = {t.ident: t.name for t in threading.enumerate()}
+            stacks = {names.get(ident, str(ident)): self._stack(frame) for ident, frame in frames.items()
+                      if ident != threading.get_ident()}
+            self.samples.append((time.time(), stacks.pop(names.get(self.main), []), stacks))
+
+    @staticmethod
+    def _stack(frame) -> list:
+        stack = []
+        while frame is not None and len(stack) < 40:
+            code = frame.f_code
+            stack.append(f"{os.path.basename(code.co_filename)}:{code.co_name}:{frame.f_lineno}")
+            frame = frame.f_back
+        return stack[:14]
 
 
 class _RssSampler(threading.Thread):

@@ -22,7 +22,7 @@ from evopipe.context import build_context
 from evopipe.evaluation import EvalContext
 from evopipe.evolver import Evolver
 from evopipe.export import export_source
-from evopipe.journal import Journal
+from evopipe.journal import Journal, journal_seed
 from evopipe.loop import Budget, SearchResult, run_search
 from evopipe.reporting import Progress, evaluations_frame, failure_summary
 from evopipe.space import resolve_search_space
@@ -99,7 +99,7 @@ class _EvoBase(BaseEstimator):
         settings = check_settings(self.get_params())
         X, y = self._check_data(X, y)
         space = resolve_search_space(self.search_space, self._task)
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        seed = self._seed()
         context = build_context(X, y, self.cv, self.scoring, groups, sample_weight, self._task == "classification", seed,
                                 cache_bytes=settings.cache_bytes)
         evolver = Evolver(space, np.random.default_rng(seed), settings.population_size)
@@ -114,6 +114,14 @@ class _EvoBase(BaseEstimator):
         result.records[:0] = previous
         self._set_results(result, evolver, context)
         return self
+
+    def _seed(self) -> int:
+        # A resumed run keeps its journal's seed, so random_state=None still finds the same folds.
+        if self.random_state is None and self.checkpoint is not None:
+            journaled = journal_seed(self.checkpoint)
+            if journaled is not None:
+                return journaled
+        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
 
     def _open_journal(self, space, context: EvalContext, settings: Settings) -> Journal:
         header = {

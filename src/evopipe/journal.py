@@ -20,7 +20,7 @@ from evopipe.evolver import Candidate
 from evopipe.genome import Genome
 from evopipe.loop import Record
 
-__all__ = ["FORMAT", "Journal", "JournalMismatch", "read_journal"]
+__all__ = ["FORMAT", "Journal", "JournalMismatch", "journal_seed", "read_journal"]
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +101,17 @@ def read_journal(path: str | os.PathLike) -> tuple[dict, list[Record]]:
             f"(format {FORMAT}); use the evopipe version that wrote it, or another checkpoint path."
         )
     return header, [_record_from_json(d) for d in parsed[1:]]
+
+
+def journal_seed(path: str | os.PathLike) -> int | None:
+    """The random state recorded in a journal's header, or None if there is no readable header."""
+    try:
+        with open(path, "rb") as handle:
+            header = json.loads(handle.readline())
+    except (OSError, ValueError):
+        return None
+    seed = header.get("random_state") if isinstance(header, dict) else None
+    return seed if isinstance(seed, int) else None
 
 
 class Journal:

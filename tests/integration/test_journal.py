@@ -129,3 +129,12 @@ def test_a_killed_driver_loses_at_most_what_was_in_flight(tmp_path, iris):
     frame = resumed.evaluations_
     assert len(frame) == journaled + 3 and frame["key"].is_unique
     assert np.all(frame["status"] == "OK")
+
+
+def test_resume_without_random_state_reuses_the_journaled_seed(tmp_path, iris):
+    X, y = iris
+    path = tmp_path / "run.jsonl"
+    first = _model(path, 4, random_state=None).fit(X, y)
+    resumed = _model(path, 6, random_state=None).fit(X, y)
+    assert list(resumed.evaluations_["key"][:4]) == list(first.evaluations_["key"])
+    assert len(resumed.evaluations_) == 6
