@@ -284,6 +284,12 @@ def _fit(args: argparse.Namespace) -> int:
         task = args.task
     if task == "regression" and _is_categorical(y):
         raise CliError(f"--task regression needs a numeric target; {args.target!r} holds {y.dtype} values")
+    if task == "classification" and not _is_categorical(y) and infer_task(y)[0] == "regression":
+        from sklearn.utils.multiclass import type_of_target
+
+        if type_of_target(y.to_numpy()) == "continuous":
+            raise CliError(f"--task classification needs class labels; {args.target!r} holds non-integer numbers "
+                           "(use --task regression)")
 
     estimator_class = EvoClassifier if task == "classification" else EvoRegressor
     verbose = 0 if args.quiet else (1 if args.verbose or sys.stderr.isatty() else 0)
@@ -702,12 +708,22 @@ class _Formatter(logging.Formatter):
         return f"evopipe: {record.levelname.lower()} ({record.name}): {message}"
 
 
+def _shown(record: logging.LogRecord) -> bool:
+    """Without --debug: evopipe's INFO and up; warnings and up from other libraries, less expected noise."""
+    if record.name.startswith("evopipe"):
+        return True
+    if record.levelno < logging.WARNING:
+        return False
+    # The embedded cluster is closed with a short nanny timeout on purpose (see README, "max_time holds").
+    return not (record.name == "distributed.nanny" and record.getMessage().startswith("Worker process still alive"))
+
+
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler()
     # On the handler, not the root logger: distributed sets its own loggers to INFO.
     handler.setLevel(logging.DEBUG if debug else logging.INFO)
     if not debug:
-        handler.addFilter(lambda r: r.levelno >= logging.WARNING or r.name.startswith("evopipe"))
+        handler.addFilter(_shown)
     handler.setFormatter(_Formatter())
     logging.getLogger().addHandler(handler)
     logging.getLogger("evopipe").setLevel(logging.DEBUG if debug else logging.INFO)

@@ -19,7 +19,7 @@ from evopipe._version import __version__
 from evopipe.backends import make_backend
 from evopipe.compile import compile_genome
 from evopipe.context import build_context
-from evopipe.evaluation import EvalContext
+from evopipe.evaluation import EvalContext, Status
 from evopipe.evolver import Evolver
 from evopipe.export import export_source
 from evopipe.journal import Journal, journal_seed
@@ -168,6 +168,12 @@ class _EvoBase(BaseEstimator):
         if best is None:
             if result.interrupted:
                 raise KeyboardInterrupt("fit was interrupted before any candidate finished: there is no pipeline to return.")
+            if not any(r.evaluation.status is not Status.CANCELLED for r in result.records):
+                raise RuntimeError(
+                    f"No candidate finished before the search stopped ({result.stopped_because}) after "
+                    f"{result.wall_seconds:.1f} s; {len(result.records)} were cancelled. Give the search more time "
+                    "(max_time), or check that the Dask workers are up and can import evopipe."
+                )
             raise ValueError(
                 f"All {len(result.records)} candidate pipelines failed; no model was fitted.\n"
                 f"{failure_summary(result.records)}\n"

@@ -124,3 +124,16 @@ def test_worker_killed_mid_run_loses_nothing(dask_client, data):
     assert not psutil.pid_exists(victim) or psutil.Process(victim).status() == psutil.STATUS_ZOMBIE
     assert len(frame) == 8 and frame["key"].is_unique
     assert set(frame["status"]) == {"OK"}, frame[["pipeline", "status", "error"]]
+
+
+def test_max_time_holds_on_the_embedded_cluster(data):
+    X, y = data
+    space = SearchSpace((Operator(f"{FAULTS}.SleepThenFit", {"seconds": [2.0 + i / 50 for i in range(50)]}),),
+                        "classification", max_preprocessors=0)
+    started = time.monotonic()
+    model = EvoClassifier(max_time=20, n_jobs=2, cv=2, random_state=0, search_space=space).fit(X, y)
+    elapsed = time.monotonic() - started
+    statuses = model.evaluations_["status"]
+    assert elapsed < 20 + 2, elapsed
+    assert (statuses == "CANCELLED").sum() >= 1 and (statuses == "TIMEOUT").sum() == 0
+    assert model.stopped_because_ == "max_time"

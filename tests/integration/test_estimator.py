@@ -230,3 +230,11 @@ def test_prefix_cache_stays_within_its_bound_in_a_long_run(cancer):
     EvoClassifier(**{**FAST, "max_time": None}, max_evals=30, prefix_cache=bound, search_space=CACHE_SPACE).fit(X, y)
     cache = process_cache(bound)
     assert 0 < cache.nbytes <= bound and len(cache) >= 1
+
+
+def test_a_budget_too_short_for_any_candidate_is_a_clear_error(iris):
+    X, y = iris
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"(?s)All 1 candidate pipelines failed.*TIMEOUT: Stopped in the middle"):
+        EvoClassifier(max_time=1, n_jobs=1, cv=2, search_space=_sleepy_space(3.0)).fit(X, y)
+    assert time.monotonic() - started < 1 + 2
