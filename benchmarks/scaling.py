@@ -133,17 +133,18 @@ def _time_collect(backend: DaskBackend) -> list[float]:
     """Accumulate the time the backend spends in ``_collect`` (turning a finished future into a result).
 
     ``SearchResult.driver_seconds`` counts everything inside ``backend.wait`` as waiting,
-    including this work, which the driver thread does itself (it fetches each result); the
-    sum is reported as ``collect_ms_per_eval``. A private method of the backend, wrapped on
+    including this work, which the driver thread does itself (a backend that calls
+    ``future.result()`` there fetches each result in a blocking round trip); the sum is
+    reported as ``collect_ms_per_eval``. A private method of the backend, wrapped on
     this instance only, for measurement.
     """
     total = [0.0]
     collect = backend._collect
 
-    def timed(future):
+    def timed(*args):
         started = time.perf_counter()
         try:
-            return collect(future)
+            return collect(*args)
         finally:
             total[0] += time.perf_counter() - started
 

@@ -218,7 +218,7 @@ def plot_score_over_time(evaluations: pd.DataFrame, scoring: str | None = None, 
         ax.text(0.5, 0.5, "no candidate finished OK", ha="center", va="center", transform=ax.transAxes)
     failed = evaluations["status"].isin(_FAILED_STATUSES).to_numpy()
     if failed.any():
-        ax.plot(elapsed[failed], np.full(failed.sum(), 0.0), "|", color=_STATUS_COLORS["ERROR"], ms=12, mew=1.5,
+        ax.plot(elapsed[failed], np.full(failed.sum(), 0.03), "|", color=_STATUS_COLORS["ERROR"], ms=12, mew=1.5,
                 transform=ax.get_xaxis_transform(), label=f"failed ({int(failed.sum())})", zorder=4)
     ax.set_xlabel("seconds since the search started")
     ax.set_ylabel(_score_label(scoring))

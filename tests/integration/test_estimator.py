@@ -237,4 +237,4 @@ def test_a_budget_too_short_for_any_candidate_is_a_clear_error(iris):
     started = time.monotonic()
     with pytest.raises(ValueError, match=r"(?s)All 1 candidate pipelines failed.*TIMEOUT: Stopped in the middle"):
         EvoClassifier(max_time=1, n_jobs=1, cv=2, search_space=_sleepy_space(3.0)).fit(X, y)
-    assert time.monotonic() - started < 1 + 2
+    assert time.monotonic() - started < 1 + 5  # the in-process bar of the core issue
