@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from evopipe._version import __version__
-from evopipe.distributions import Categorical, FloatRange, IntRange
-from evopipe.estimator import EvoClassifier, EvoRegressor
-from evopipe.evaluation import Evaluation, Status
-from evopipe.genome import Genome, Step, parse_genome
-from evopipe.space import Operator, SearchSpace
 
 __all__ = [
     "Categorical",
@@ -24,3 +22,30 @@ __all__ = [
     "__version__",
     "parse_genome",
 ]
+
+# Imported on first use, so that `evopipe --help` and the workers do not pay for scikit-learn
+# before they need it.
+_LAZY = {
+    "Categorical": "evopipe.distributions",
+    "FloatRange": "evopipe.distributions",
+    "IntRange": "evopipe.distributions",
+    "EvoClassifier": "evopipe.estimator",
+    "EvoRegressor": "evopipe.estimator",
+    "Evaluation": "evopipe.evaluation",
+    "Status": "evopipe.evaluation",
+    "Genome": "evopipe.genome",
+    "Step": "evopipe.genome",
+    "parse_genome": "evopipe.genome",
+    "Operator": "evopipe.space",
+    "SearchSpace": "evopipe.space",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'evopipe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

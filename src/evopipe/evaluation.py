@@ -201,7 +201,10 @@ def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = No
                 elapsed = time.perf_counter() - started
                 per_fold = elapsed / len(scores) if scores else 0.0
                 if time_limit is not None and elapsed + per_fold > time_limit:
-                    status, error = Status.TIMEOUT, f"Stopped after {len(scores)} folds: time limit {time_limit:.3g} s."
+                    status, error = Status.TIMEOUT, (
+                        f"Stopped after {len(scores)} of {len(context.folds)} folds: another fold would pass "
+                        f"the time limit of {time_limit:.3g} s."
+                    )
                     break
                 outcome = _score_fold(genome, context, fold, train, test)
                 scores.append(outcome.score)

@@ -53,7 +53,11 @@ def evaluations_frame(records: list) -> pd.DataFrame:
         }
         for r in records
     ]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    # Plain object strings: with pyarrow installed pandas would store pyarrow-backed strings,
+    # and a pickled model could then not be loaded where pyarrow is missing.
+    text = ["pipeline", "key", "status", "error", "worker", "variation", "warning"]
+    return frame.astype(dict.fromkeys(text, object))
 
 
 def failure_summary(records: list, limit: int = 5) -> str:

@@ -190,6 +190,14 @@ class SearchSpace:
         """The operator with this import path, if the space has it."""
         return self._by_path.get(path)
 
+    def fits_operator(self, step: Step) -> bool:
+        """Whether the step's operator is in the space and every parameter it sets is searched and in range."""
+        op = self.operator(step.path)
+        if op is None:
+            return False
+        searched = dict(op.params)
+        return all(k in searched and searched[k].contains(v) for k, v in step.params)
+
     def resolve_name(self, name: str) -> str:
         """Import path for a class name used in genome text (a dotted path passes through)."""
         if "." in name:
@@ -245,7 +253,7 @@ class SearchSpace:
         """Build a space from a TPOT-style dict ``{"sklearn.x.Y": {"param": [values]}}``.
 
         Values may be lists, ranges, numpy arrays, a single scalar or an evopipe distribution.
-        Seeds naming operators that the dict lacks are dropped.
+        Seeds are kept only when the dict has their operators and their parameter values.
         """
         if not isinstance(config, Mapping) or not config:
             raise ValueError("A search-space dict must map import paths to parameter dicts and must not be empty.")
@@ -263,7 +271,7 @@ class SearchSpace:
                 genome = base.parse(seed) if isinstance(seed, str) else seed
             except ValueError:
                 continue
-            if all(base.operator(s.path) for s in genome.steps):
+            if all(base.fits_operator(s) for s in genome.steps):
                 usable.append(genome)
         return cls(tuple(operators), task, tuple(usable), max_preprocessors)
 

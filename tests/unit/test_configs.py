@@ -129,8 +129,15 @@ def test_light_space_keeps_the_seeds_it_can_hold(task: str) -> None:
     kept = {g.text() for g in light.seeds}
     for text in builtin_seeds(task):
         genome = builtin_space("default", task).parse(text)
-        fits = all(light.operator(s.path) for s in genome.steps)
+        # Kept exactly when light has the seed's operators and its parameter values.
+        fits = all(
+            light.operator(s.path) is not None
+            and all(k in dict(light.operator(s.path).params) and dict(light.operator(s.path).params)[k].contains(v)
+                    for k, v in s.params)
+            for s in genome.steps
+        )
         assert (genome.text() in kept) == fits
+    assert kept, "light keeps some seeds"
 
 
 @pytest.mark.parametrize("task", TASKS)

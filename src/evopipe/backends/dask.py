@@ -397,7 +397,11 @@ class DaskBackend(Backend):
         async def close_nannies():
             await asyncio.gather(*(w.close(timeout=0.5) for w in self._cluster.workers.values()), return_exceptions=True)
 
+        nanny_logger = logging.getLogger("distributed.nanny")
+        level = nanny_logger.level
+        nanny_logger.setLevel(logging.ERROR)  # "still alive after 0.4 seconds, killing" is expected here
         try:
             self._cluster.sync(close_nannies)
         finally:
             self._cluster.close()
+            nanny_logger.setLevel(level)
