@@ -3,7 +3,9 @@
 Each Ctrl-C test runs a fit in a subprocess (the embedded ``LocalCluster`` of ``n_jobs=2``
 worker processes), waits until results are journaled, collects the subprocess's descendants
 with psutil and sends SIGINT: to the driver process alone, or to its whole process group as a
-terminal's Ctrl-C does (then the workers receive it too).
+terminal's Ctrl-C does (then the workers receive it too). Then: every socket of a default fit
+is on loopback, plain tcp:// to another host warns about TLS, huge error texts are truncated,
+and a candidate that holds the GIL in C is still stopped at its limit.
 """
 
 from __future__ import annotations
@@ -321,3 +323,38 @@ def test_error_texts_in_records_are_truncated(tmp_path, monkeypatch, iris, n_job
         assert len(row["error"]) <= MAX_ERROR_CHARS <= 4096
         assert len(row["warning"]) <= 4096
     assert max(len(line) for line in journal.read_text().splitlines()) < 16_384
+
+
+HOLDS_GIL = textwrap.dedent('''
+    """A classifier whose fit blocks in C without releasing the GIL."""
+    import ctypes
+
+    from sklearn.dummy import DummyClassifier
+
+
+    class HoldGIL(DummyClassifier):
+        def __init__(self, seconds=0):
+            super().__init__(strategy="most_frequent")
+            self.seconds = seconds
+
+        def fit(self, X, y, sample_weight=None):
+            ctypes.PyDLL(None).sleep(int(self.seconds))  # PyDLL keeps the GIL, as some C extensions do
+            return super().fit(X, y)
+''')
+
+
+def test_a_candidate_holding_the_gil_in_c_is_stopped_at_max_eval_time(tmp_path, monkeypatch, iris):
+    (tmp_path / "gil_operators.py").write_text(HOLDS_GIL)
+    monkeypatch.syspath_prepend(str(tmp_path))  # before the embedded cluster: its workers copy sys.path
+    space = SearchSpace(
+        (Operator("sklearn.linear_model.LogisticRegression", {"C": [0.1, 1.0, 10.0]}),), "classification",
+        seeds=("gil_operators.HoldGIL(seconds=12)", "LogisticRegression(C=1.0)", "LogisticRegression(C=10.0)"),
+        max_preprocessors=0,
+    )
+    X, y = iris
+    model = EvoClassifier(max_time=90, max_evals=4, max_eval_time=3, n_jobs=2, cv=2, random_state=0,
+                          search_space=space).fit(X, y)
+    hung = model.evaluations_.set_index("pipeline").loc["HoldGIL(seconds=12)"]
+    assert hung["status"] == "TIMEOUT"
+    # The README's bound: max_eval_time + 1 s grace + 0.5 s poll (10 s as in test_dask_failures).
+    assert hung["seconds"] < 10

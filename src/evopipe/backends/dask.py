@@ -17,6 +17,7 @@ workers in turn):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
@@ -40,10 +41,9 @@ __all__ = ["DaskBackend", "active_client"]
 logger = logging.getLogger(__name__)
 
 _GRACE_SECONDS = 1.0
+# How often wait() wakes up to check time limits while no result arrives.
 _POLL_SECONDS = 0.5
 _MAX_ATTEMPTS = 4
-# Worker-side: start time of each evaluation task running in this process, by task key.
-_RUNNING: dict[str, float] = {}
 _STARTED_TOPIC = "evopipe-task-started"
 _THREADS_CAPPED: list[int] = []
 
@@ -66,23 +66,16 @@ def _cap_thread_pools() -> None:
         _THREADS_CAPPED[:] = [nthreads]
 
 
-def run_evaluation_task(genome: Genome, context: EvalContext, time_limit: float | None) -> Evaluation:
-    """The body of every evaluation task: evaluate, stamped with the worker's address."""
+def run_evaluation_task(genome: Genome, context: EvalContext, time_limit: float | None, topic: str) -> Evaluation:
+    """The body of every evaluation task: evaluate, stamped with the worker's address.
+
+    First it tells the driver (an event on ``topic``) that it started, and where: the driver
+    times it from there, and knows, if this worker dies, which task was running on it.
+    """
     worker = get_worker()
-    key = worker.get_current_task()
-    _RUNNING[key] = time.monotonic()
-    # Tells the driver, if this worker dies, that this task (not one queued behind it) was running.
-    worker.log_event(_STARTED_TOPIC, {"key": key, "worker": worker.address})
-    try:
-        _cap_thread_pools()
-        return replace(evaluate(genome, context, time_limit), worker=worker.address)
-    finally:
-        _RUNNING.pop(key, None)
-
-
-def _running_elapsed() -> dict[str, float]:
-    now = time.monotonic()
-    return {key: now - started for key, started in list(_RUNNING.items())}
+    worker.log_event(topic, {"key": worker.get_current_task(), "worker": worker.address})
+    _cap_thread_pools()
+    return replace(evaluate(genome, context, time_limit), worker=worker.address)
 
 
 def _kill_worker_process(dask_worker=None) -> None:
@@ -150,12 +143,15 @@ class DaskBackend(Backend):
         self._tasks: dict[str, dict] = {}
         self._strikes: dict[str, int] = {}
         self._restarted_workers: set[str] = set()
-        self._started_seen: dict[str, float] = {}
-        self._last_poll = 0.0
+        # Task key -> (worker, driver monotonic time its start event arrived).
+        self._started: dict[str, tuple[str, float]] = {}
+        # Worker -> the task found running there when it died.
+        self._culprits: dict[str, str] = {}
         self._slots: tuple[float, int] | None = None
         self._ready: list[tuple[int, Evaluation]] = []
         # Two searches on one cluster must not share task keys.
         self._run_token = uuid.uuid4().hex[:6]
+        self._topic = f"{_STARTED_TOPIC}-{self._run_token}"
         self._restarts = 0
 
     # -- connection -------------------------------------------------------------------------
@@ -211,10 +207,16 @@ class DaskBackend(Backend):
         self._connect()
         self.client.wait_for_workers(1, timeout=60)
         self._context = context
+        self.client.subscribe_topic(self._topic, self._on_started)
         self._scatter()
         # with_results: each result travels to the driver as soon as it exists, so a worker that
         # dies later cannot take a finished result with it.
         self._completed = as_completed([], loop=self.client.loop, with_results=True, raise_errors=False)
+
+    def _on_started(self, event) -> None:
+        # Runs on the client's event loop: record, never block.
+        _, msg = event
+        self._started[msg["key"]] = (msg["worker"], time.monotonic())
 
     def _scatter(self) -> None:
         for attempt in range(_MAX_ATTEMPTS):
@@ -236,7 +238,7 @@ class DaskBackend(Backend):
     def _submit(self, task: dict) -> None:
         suffix = f"-{task['attempt']}" if task["attempt"] else ""
         future = self.client.submit(
-            run_evaluation_task, task["genome"], self._context_future, task["time_limit"],
+            run_evaluation_task, task["genome"], self._context_future, task["time_limit"], self._topic,
             key=f"evaluate-{task['genome'].key}-{self._run_token}{suffix}", retries=0,
         )
         task["future"] = future
@@ -269,43 +271,60 @@ class DaskBackend(Backend):
     def _collect(self, future, result) -> tuple[int, Evaluation] | None:
         task = self._tasks.pop(future.key, None)
         if task is None:
+            self._started.pop(future.key, None)
             return None
         if isinstance(result, Evaluation):
+            self._started.pop(future.key, None)
             return task["index"], result
         if isinstance(result, tuple):  # (type, exception, traceback) of an erred task
             return self._after_failure(task, result[1])
         return self._resubmit(task, f"its result was lost ({result!r})")
 
     def _after_failure(self, task: dict, exc: BaseException) -> tuple[int, Evaluation] | None:
-        genome = task["genome"]
-        if self._context_future.status != "finished":
-            return self._resubmit(task, "the cluster lost the scattered data", strike=False)
+        genome, key = task["genome"], task["future"].key
         if type(exc).__name__ != "KilledWorker":
+            self._started.pop(key, None)
+            if self._context_future.status != "finished":
+                return self._resubmit(task, "the cluster lost the scattered data", strike=False)
             return task["index"], Evaluation(genome.key, Status.ERROR, error=f"{type(exc).__name__}: {exc}"[:2000])
         worker = getattr(getattr(exc, "last_worker", None), "address", "")
-        if not self._started_on(task["future"].key, worker):
+        if worker in self._restarted_workers:
+            self._started.pop(key, None)
+            return self._resubmit(task, "it shared a worker killed for another candidate's timeout", strike=False)
+        if not self._was_running(key, worker):
             return self._resubmit(task, f"it was queued on worker {worker}, which died", strike=False)
         if self._memory_killed(worker):
             return task["index"], Evaluation(
                 genome.key, Status.MEMORY, worker=worker,
                 error="The worker ran out of its memory limit while evaluating this pipeline and was restarted.",
             )
-        if worker in self._restarted_workers:
-            return self._resubmit(task, "it shared a worker restarted for another candidate's timeout", strike=False)
         return self._resubmit(task, f"its worker {worker} died", strike=True)
 
+    def _was_running(self, key: str, worker: str) -> bool:
+        """Whether ``key`` was the task running on ``worker`` when it died.
+
+        Yes if its start event came from there (waiting briefly for a late one). No if another
+        task is known to have been running there. Otherwise yes: a task that ends its process
+        at once can take its own start event with it.
+        """
+        give_up = time.monotonic() + 0.5
+        while self._started.get(key, ("",))[0] != worker and time.monotonic() < give_up:
+            time.sleep(0.05)
+        started_here = self._started.pop(key, ("",))[0] == worker
+        if started_here:
+            self._culprits[worker] = key
+            return True
+        others = {k for k, (w, _) in self._started.items() if w == worker}
+        if self._culprits.get(worker, key) != key:
+            others.add(self._culprits[worker])
+        return not others
+
     def _memory_killed(self, worker: str) -> bool:
-        return self._event_seen("worker-restart-memory", lambda msg: msg.get("worker") == worker)
-
-    def _started_on(self, key: str, worker: str) -> bool:
-        return self._event_seen(_STARTED_TOPIC, lambda msg: msg.get("key") == key and msg.get("worker") == worker)
-
-    def _event_seen(self, topic: str, match) -> bool:
         for attempt in range(3):
-            if any(match(msg) for _, msg in self.client.get_events(topic)):
+            if any(msg.get("worker") == worker for _, msg in self.client.get_events("worker-restart-memory")):
                 return True
             if attempt < 2:
-                time.sleep(0.25)  # events travel apart from the task's failure and may trail it
+                time.sleep(0.25)  # the nanny's event may trail the worker's death
         return False
 
     def _resubmit(self, task: dict, why: str, strike: bool = False) -> tuple[int, Evaluation] | None:
@@ -325,27 +344,24 @@ class DaskBackend(Backend):
 
     # -- hard time limits -------------------------------------------------------------------
     def _enforce_time_limits(self) -> None:
-        """Record TIMEOUT for tasks past the limit and kill their workers' processes."""
-        now = time.monotonic()
-        if not self.max_eval_time or now - self._last_poll < _POLL_SECONDS:
+        """Record TIMEOUT for tasks past the limit and kill their workers' processes.
+
+        Start times come from the tasks' start events, timed on the driver, so checking never
+        waits on a worker (a task holding the GIL would stall a call to its worker).
+        """
+        if not self.max_eval_time:
             return
-        self._last_poll = now
-        try:
-            running = self.client.run(_running_elapsed, on_error="return")
-        except Exception as exc:
-            logger.debug("Could not poll running tasks: %s", exc)
-            return
-        limit = self.max_eval_time + _GRACE_SECONDS
-        for worker, by_key in running.items():
-            late = [k for k, t in by_key.items() if k in self._tasks and t > limit] if isinstance(by_key, dict) else []
-            for key in late:
-                task = self._tasks.pop(key)  # its KilledWorker will find no task and be ignored
-                self._ready.append((task["index"], Evaluation(
-                    task["genome"].key, Status.TIMEOUT, worker=worker, seconds=by_key[key],
-                    error=f"Ran past max_eval_time={self.max_eval_time:g} s; its worker process was killed.",
-                )))
-            if late:
-                self._kill_worker(worker)
+        now, limit = time.monotonic(), self.max_eval_time + _GRACE_SECONDS
+        late = [(k, w, now - t) for k, (w, t) in list(self._started.items()) if k in self._tasks and now - t > limit]
+        for key, worker, elapsed in late:
+            task = self._tasks.pop(key)  # its KilledWorker will find no task and be ignored
+            self._started.pop(key, None)
+            self._ready.append((task["index"], Evaluation(
+                task["genome"].key, Status.TIMEOUT, worker=worker, seconds=elapsed,
+                error=f"Ran past max_eval_time={self.max_eval_time:g} s; its worker process was killed.",
+            )))
+        for worker in {w for _, w, _ in late}:
+            self._kill_worker(worker)
 
     def _kill_worker(self, worker: str) -> None:
         # Through the nanny, which the hung task cannot block: SIGKILL the worker process and
@@ -378,6 +394,8 @@ class DaskBackend(Backend):
         if self.client is None:
             return
         try:
+            with contextlib.suppress(ValueError):  # not subscribed if start() failed early
+                self.client.unsubscribe_topic(self._topic)
             if self._old_allowed_failures is not None and not self._cluster:
                 self.client.run_on_scheduler(_swap_allowed_failures, self._old_allowed_failures)
         finally:
