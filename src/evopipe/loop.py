@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from evopipe.backends.base import Backend
 from evopipe.evaluation import EvalContext, Evaluation, Status
@@ -79,6 +79,8 @@ class _Run:
         self.on_record, self.clock = on_record, clock
         self.start = clock()
         self.in_flight: dict[int, Candidate] = {}
+        # Candidates whose time limit is the search's deadline rather than max_eval_time.
+        self.deadline_bound: set[int] = set()
         self.generation_results: list[tuple[Candidate, Evaluation]] = []
         self.result = SearchResult()
         self.n_submitted = 0
@@ -108,15 +110,23 @@ class _Run:
             return True
         candidates = self.evolver.ask(want)
         for candidate in candidates:
-            self.backend.submit(candidate.index, candidate.genome, self._time_limit())
+            limit, by_deadline = self._time_limit()
+            self.backend.submit(candidate.index, candidate.genome, limit)
             self.in_flight[candidate.index] = candidate
+            if by_deadline:
+                self.deadline_bound.add(candidate.index)
             self.n_submitted += 1
         return bool(candidates)
 
-    def _time_limit(self) -> float | None:
-        limits = [self.budget.max_eval_time, self.deadline() - self.clock()]
-        finite = [t for t in limits if t is not None and math.isfinite(t)]
-        return max(0.0, min(finite)) if finite else None
+    def _time_limit(self) -> tuple[float | None, bool]:
+        """The candidate's time limit, and whether it is the search's deadline (not max_eval_time)."""
+        remaining = self.deadline() - self.clock()
+        own = self.budget.max_eval_time
+        if math.isinf(remaining):
+            return own, False
+        if own is None or remaining < own:
+            return max(0.0, remaining), True
+        return own, False
 
     def record(self, candidate: Candidate, evaluation: Evaluation) -> None:
         record = Record(candidate, evaluation, self.clock() - self.start, len(self.in_flight))
@@ -126,6 +136,13 @@ class _Run:
 
     def receive(self, index: int, evaluation: Evaluation) -> None:
         candidate = self.in_flight.pop(index)
+        if index in self.deadline_bound:
+            self.deadline_bound.discard(index)
+            if evaluation.status is Status.TIMEOUT:
+                # Stopped by the search's deadline, not by its own limit: cancelled, like the
+                # evaluations still in flight at the deadline.
+                evaluation = replace(evaluation, status=Status.CANCELLED, error=f"Cancelled at the search's "
+                                     f"deadline ({evaluation.error})")
         self.record(candidate, evaluation)
         if evaluation.ok and evaluation.score > self.best_score:
             self.best_score, self.since_improvement = evaluation.score, 0
