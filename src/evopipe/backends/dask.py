@@ -44,6 +44,7 @@ _GRACE_SECONDS = 1.0
 # How often wait() wakes up to check time limits while no result arrives.
 _POLL_SECONDS = 0.5
 _MAX_ATTEMPTS = 4
+_SCATTER_PATIENCE = 60.0
 _STARTED_TOPIC = "evopipe-task-started"
 _THREADS_CAPPED: list[int] = []
 
@@ -219,13 +220,16 @@ class DaskBackend(Backend):
         self._started[msg["key"]] = (msg["worker"], time.monotonic())
 
     def _scatter(self) -> None:
-        for attempt in range(_MAX_ATTEMPTS):
+        # Patient: after a storm of crashes every worker may be restarting at once, and a
+        # broadcast can also hit a worker that is being removed. Both pass within seconds.
+        give_up = time.monotonic() + _SCATTER_PATIENCE
+        while True:
             try:
+                self.client.wait_for_workers(1, timeout=max(1.0, give_up - time.monotonic()))
                 self._context_future = self.client.scatter(self._context, broadcast=True, hash=False)
                 return
-            except (KeyError, OSError) as exc:
-                # A worker that is being removed can make a broadcast fail: try again without it.
-                if attempt == _MAX_ATTEMPTS - 1:
+            except (KeyError, OSError) as exc:  # OSError includes TimeoutError ("No valid workers found")
+                if time.monotonic() >= give_up:
                     raise
                 logger.info("Scattering the data failed (%r); trying again.", exc)
                 time.sleep(0.5)
