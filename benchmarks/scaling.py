@@ -17,21 +17,27 @@ Simulated part (default)
 
     - ``utilisation``: busy slot-seconds of the completed evaluations inside ``[t0, t1]`` /
       (slots x (t1 - t0)). "Completed" means every evaluation that came back with a start stamp:
-      OK ones and the few TIMEOUT ones (near the deadline the loop hands each task the time
+      OK ones and the few cut short by the deadline (near it the loop hands each task the time
       left as a soft limit, and a candidate whose second fold would overrun it stops after the
-      first; that fold kept its slot busy). ``utilisation_ok_only`` counts OK ones only.
+      first and is recorded TIMEOUT or CANCELLED, depending on the evopipe version; that fold
+      kept its slot busy). ``utilisation_ok_only`` counts OK ones only.
     - ``utilisation_steady``: the same over ``[t0 + warmup, t1]`` (start-up excluded).
     - ``utilisation_incl_cancelled`` / ``utilisation_steady_incl_cancelled``: also counting,
       up to ``t1``, the tasks that were still running when the search stopped and were
-      cancelled (their results never come back; their start is read from the workers right
-      after ``run_search`` returns). Completed-only figures under-count the end of every run:
+      cancelled (their results never come back; :class:`synthetic.SleepyClassifier` notes
+      when each candidate's first fit started, read from the workers after ``run_search``
+      returns). Completed-only figures under-count the end of every run:
       at any instant the running tasks are the long ones (about 2.2 s elapsed on average for
       this distribution), so a 35 s window loses roughly 6 % to this alone.
     - ``evals_per_s``: completed evaluations / (t1 - t0).
     - ``driver_ms_per_eval``: ``SearchResult.driver_seconds`` (the loop's wall time outside
       ``backend.wait``) / completed evaluations. ``driver_cpu_ms_per_eval`` is the CPU time
       of the driver thread over the whole ``run_search`` call (waiting included) per
-      evaluation. ``collect_ms_per_eval`` is the part of the time inside ``backend.wait``
+      evaluation; ``driver_process_cpu_ms_per_eval`` the CPU time of the whole driver process
+      (it also hosts the Dask scheduler and the client's event loop) per evaluation.
+      ``ask_ms_per_eval`` / ``tell_ms_per_eval`` / ``submit_ms_per_eval`` (and their ``_cpu_``
+      twins) split the driver's time between the evolver's ``ask`` and ``tell`` and the
+      backend's ``submit``. ``collect_ms_per_eval`` is the part of the time inside ``backend.wait``
       that the driver spends turning finished futures into results (fetching each result),
       and ``driver_busy_ms_per_eval`` = driver + collect. The Dask scheduler of a
       ``LocalCluster`` runs in the driver process, on another thread, so both compete for the
@@ -54,7 +60,7 @@ Usage::
     python benchmarks/scaling.py --json     # one JSON object per configuration
     python benchmarks/scaling.py --real     # real fits: 1 vs 2 workers (a few minutes)
     python benchmarks/scaling.py --profile async:128   # cProfile of the driver thread
-    python benchmarks/scaling.py --profile async:128 --profile-out /tmp/driver.pstats
+    python benchmarks/scaling.py --profile async:128 --profile-clock cpu --profile-out /tmp/driver.pstats
 """
 
 from __future__ import annotations
@@ -152,7 +158,24 @@ def _time_collect(backend: DaskBackend) -> list[float]:
     return total
 
 
-def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: bool = False) -> dict:
+def _time_method(obj, name: str) -> list[float]:
+    """Wrap ``obj.name`` (this instance only) to accumulate [wall seconds, driver-thread CPU seconds]."""
+    total = [0.0, 0.0]
+    method = getattr(obj, name)
+
+    def timed(*args, **kwargs):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - wall
+            total[1] += time.thread_time() - cpu
+
+    setattr(obj, name, timed)
+    return total
+
+
+def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: str = "") -> dict:
     """One simulated configuration on a fresh cluster; returns its metrics."""
     cluster, client = make_cluster(2, max(1, slots // 2))
     try:
@@ -162,9 +185,17 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: bo
         evolver = Evolver(synthetic_space(), np.random.default_rng(0), population_size=slots)
         backend = DaskBackend(client=client)
         collect_seconds = _time_collect(backend)
+        # Where the driver's time goes, without a profiler's distortion: the evolver's ask/tell
+        # (NSGA-II ranking and crowding) and the backend's submit (Dask client.submit).
+        parts = {"ask": _time_method(evolver, "ask"), "tell": _time_method(evolver, "tell"),
+                 "submit": _time_method(backend, "submit")}
         load_before = load1()
-        profiler = cProfile.Profile() if profile else None
-        cpu0 = time.thread_time()
+        # "cpu": time each function by the driver thread's CPU time, which the load of other
+        # processes on the machine does not inflate; "wall": by wall-clock time (waits included).
+        profiler = None
+        if profile:
+            profiler = cProfile.Profile(time.thread_time) if profile == "cpu" else cProfile.Profile()
+        cpu0, process_cpu0 = time.thread_time(), time.process_time()
         t0 = time.time()
         if profiler:
             profiler.enable()
@@ -175,24 +206,34 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: bo
                 profiler.disable()
             t1 = time.time()
             cpu = time.thread_time() - cpu0
+            process_cpu = time.process_time() - process_cpu0
             try:
-                running = client.run(synthetic.running_task_starts)
+                fit_starts = client.run(synthetic.fit_starts)
             except Exception as exc:  # measurement only
-                log(f"could not read running tasks: {exc}")
-                running = {}
+                log(f"could not read the workers' fit start times: {exc}")
+                fit_starts = {}
             backend.close()
     finally:
         close_cluster(cluster, client)
 
     wall = t1 - t0
     records = result.records
+    failures = [r.evaluation.error for r in records if r.evaluation.status in (Status.ERROR, Status.MEMORY)]
+    if failures:
+        log(f"  {len(failures)} evaluations failed; the first: {failures[0][:300]}")
     done = [r.evaluation for r in records if r.evaluation.status is not Status.CANCELLED]
     ok = [e for e in done if e.ok]
     n_cancelled = len(records) - len(done)
-    ran = [e for e in done if e.started > 0]
+    # Every evaluation that came back from a worker carries its own start stamp, whatever its
+    # status: OK, TIMEOUT, or CANCELLED by the loop because the search's deadline cut it short.
+    ran = [r.evaluation for r in records if r.evaluation.started > 0]
     ran_intervals = [(e.started, e.started + e.seconds) for e in ran]
     ok_intervals = [(e.started, e.started + e.seconds) for e in ok]
-    tail_intervals = [(s, t1) for starts in running.values() for s in starts]
+    # Cancelled candidates that had started on a worker: busy from their first fit until t1.
+    cancelled_seeds = {r.candidate.genome.estimator.param_dict["seed"] for r in records
+                       if r.evaluation.status is Status.CANCELLED and r.evaluation.started == 0}
+    tail_intervals = [(start, t1) for starts in fit_starts.values() for seed, start in starts.items()
+                      if seed in cancelled_seeds and start < t1]
     steady_lo = t0 + warmup
     steady_ok = steady_all = float("nan")
     if t1 > steady_lo:
@@ -222,6 +263,9 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: bo
         "driver_cpu_ms_per_eval": 1000 * cpu / len(done) if done else math.nan,
         "collect_ms_per_eval": 1000 * collect_seconds[0] / len(done) if done else math.nan,
         "driver_busy_ms_per_eval": 1000 * (result.driver_seconds + collect_seconds[0]) / len(done) if done else math.nan,
+        "driver_process_cpu_ms_per_eval": 1000 * process_cpu / len(done) if done else math.nan,
+        **{f"{k}_ms_per_eval": 1000 * v[0] / len(done) if done else math.nan for k, v in parts.items()},
+        **{f"{k}_cpu_ms_per_eval": 1000 * v[1] / len(done) if done else math.nan for k, v in parts.items()},
         "mean_eval_s": float(np.mean([e.seconds for e in ok])) if ok else math.nan,
         "best_score": best[1].score if best else math.nan,
         "stopped_because": result.stopped_because,
@@ -254,8 +298,12 @@ def print_table(rows: list[dict]) -> None:
         by_mode = {r["mode"]: r for r in rows if r["slots"] == slots}
         if set(MODES) <= set(by_mode):
             a, g = by_mode["async"], by_mode["generational"]
-            print(f"  {slots:>4} slots: {a['utilisation'] / g['utilisation']:.2f}x (whole run), "
-                  f"{a['utilisation_steady_incl_cancelled'] / g['utilisation_steady_incl_cancelled']:.2f}x (steady+c)")
+
+            def ratio(key, a=a, g=g):
+                return f"{a[key] / g[key]:.2f}x" if g[key] > 0 else "n/a"
+
+            print(f"  {slots:>4} slots: {ratio('utilisation')} (whole run), "
+                  f"{ratio('utilisation_steady_incl_cancelled')} (steady+c)")
     target = [r for r in rows if r["mode"] == "async" and r["slots"] == 128]
     if target:
         r = target[0]
@@ -265,8 +313,23 @@ def print_table(rows: list[dict]) -> None:
               f"driver <= 5 ms/eval: {r['driver_ms_per_eval']:.2f} {'met' if r['driver_ms_per_eval'] <= 5 else 'NOT met'}")
 
 
+def source_revision() -> str:
+    """``git describe --always --dirty`` of the checkout evopipe is imported from ("" if unknown)."""
+    import subprocess
+
+    import evopipe
+
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(evopipe.__file__).parent,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def simulated(args) -> None:
     rows = []
+    log(f"evopipe source revision {source_revision() or 'unknown'}; load {os.getloadavg()}")
     for slots in args.slots:
         for mode in args.modes:
             log(f"{mode} with {slots} slots for {args.seconds:g} s (load {load1()})")
@@ -284,7 +347,7 @@ def simulated(args) -> None:
 def profile(args) -> None:
     mode, _, slots = args.profile.partition(":")
     log(f"profiling the driver thread: {mode} with {slots} slots for {args.seconds:g} s")
-    row = run_config(mode, int(slots), args.seconds, args.warmup, profile=True)
+    row = run_config(mode, int(slots), args.seconds, args.warmup, profile=args.profile_clock)
     profiler = row.pop("_profile")
     print(json.dumps(row))
     if args.profile_out:
@@ -292,7 +355,7 @@ def profile(args) -> None:
     for key in ("tottime", "cumulative"):
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(30)
-        print(f"\n===== top 30 by {key} =====")
+        print(f"\n===== top 30 by {key} ({args.profile_clock} time of the driver thread) =====")
         print(out.getvalue())
 
 
@@ -365,6 +428,8 @@ def main(argv=None) -> None:
     parser.add_argument("--real", action="store_true", help="real fits on digits, 1 vs 2 workers (instead)")
     parser.add_argument("--max-evals", type=int, default=100, help="evaluations of each --real run")
     parser.add_argument("--profile", metavar="MODE:SLOTS", help="cProfile the driver thread of one configuration")
+    parser.add_argument("--profile-clock", choices=("wall", "cpu"), default="wall",
+                        help="with --profile: time functions by wall clock or by the driver thread's CPU time")
     parser.add_argument("--profile-out", metavar="FILE", help="with --profile: also save the pstats file")
     args = parser.parse_args(argv)
     if args.real:

@@ -23,14 +23,18 @@ the ``LocalCluster`` is created (spawned worker processes copy the parent's ``sy
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-__all__ = ["SEED_HIGH", "SleepyClassifier", "make_data", "running_task_starts"]
+__all__ = ["SEED_HIGH", "SleepyClassifier", "fit_starts", "make_data"]
 
 SEED_HIGH = 10**9
+# Per process: when each candidate (by seed) started its first fit, for :func:`fit_starts`.
+_FIRST_FIT: dict[int, float] = {}
+_LOCK = threading.Lock()
 
 
 class SleepyClassifier(ClassifierMixin, BaseEstimator):
@@ -56,6 +60,8 @@ class SleepyClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Sleep, then remember the classes and the majority class."""
+        with _LOCK:
+            _FIRST_FIT.setdefault(self.seed, time.time())
         time.sleep(self.sleep_seconds())
         y = np.asarray(y)
         self.classes_, counts = np.unique(y, return_counts=True)
@@ -82,19 +88,13 @@ def make_data(n_rows: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def running_task_starts() -> list[float]:
-    """Run on a worker: wall-clock start times of the evopipe evaluation tasks running there now.
+def fit_starts() -> dict[int, float]:
+    """Run on a worker: ``{seed: time.time() of that candidate's first fit}`` in this process.
 
-    Reads the worker-side registry of :mod:`evopipe.backends.dask` (``_RUNNING``, monotonic
-    start times by task key; a private detail, so an empty list if it is gone) and converts to
-    ``time.time()`` stamps, comparable with ``Evaluation.started``. Used to count the busy time
-    of tasks the search cancelled while they ran (their results never come back).
+    Lets a benchmark count the busy time of candidates the search cancelled while they ran
+    (their evaluations never come back, so they carry no ``Evaluation.started`` stamp): look up
+    the seeds of the cancelled candidates. Seeds of candidates that did come back must be
+    ignored (an entry stays after the candidate's last fold).
     """
-    try:
-        from evopipe.backends import dask as dask_backend
-
-        running = dict(dask_backend._RUNNING)
-    except (ImportError, AttributeError):
-        return []
-    offset = time.time() - time.monotonic()
-    return [offset + started for started in running.values()]
+    with _LOCK:
+        return dict(_FIRST_FIT)
