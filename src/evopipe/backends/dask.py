@@ -225,8 +225,11 @@ class DaskBackend(Backend):
         give_up = time.monotonic() + _SCATTER_PATIENCE
         while True:
             try:
-                self.client.wait_for_workers(1, timeout=max(1.0, give_up - time.monotonic()))
-                self._context_future = self.client.scatter(self._context, broadcast=True, hash=False)
+                # Ask the scheduler itself: a LocalCluster client's wait_for_workers goes through
+                # the cluster object's own view and was seen waiting minutes in the soak.
+                if not self.client.nthreads():
+                    raise TimeoutError("no worker is up")
+                self._context_future = self.client.scatter(self._context, broadcast=True, hash=False, timeout=10)
                 return
             except (KeyError, OSError) as exc:  # OSError includes TimeoutError ("No valid workers found")
                 if time.monotonic() >= give_up:
