@@ -37,7 +37,13 @@ Simulated part (default)
       (it also hosts the Dask scheduler and the client's event loop) per evaluation.
       ``ask_ms_per_eval`` / ``tell_ms_per_eval`` / ``submit_ms_per_eval`` (and their ``_cpu_``
       twins) split the driver's time between the evolver's ``ask`` and ``tell`` and the
-      backend's ``submit``. ``collect_ms_per_eval`` is the part of the time inside ``backend.wait``
+      backend's ``submit``. ``workers_cpu_ms_per_eval`` is the CPU time of the two worker
+      processes per evaluation (Dask's per-task work plus evopipe's task body: compiling the
+      pipeline, the front preprocessing step, scoring; the sleeps cost none);
+      ``bench_cores_used`` = (driver process + workers CPU) / wall, and
+      ``machine_cores_busy`` the cores busy over the run counting every process on the
+      machine (from /proc/stat), to tell this benchmark's own load from other processes'.
+      ``collect_ms_per_eval`` is the part of the time inside ``backend.wait``
       that the driver spends turning finished futures into results (fetching each result),
       and ``driver_busy_ms_per_eval`` = driver + collect. The Dask scheduler of a
       ``LocalCluster`` runs in the driver process, on another thread, so both compete for the
@@ -106,6 +112,17 @@ def log(message: str) -> None:
 
 def load1() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs from /proc/stat ((0, 0) where it does not exist)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def busy_seconds(intervals, lo: float, hi: float) -> float:
@@ -195,6 +212,8 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: st
         profiler = None
         if profile:
             profiler = cProfile.Profile(time.thread_time) if profile == "cpu" else cProfile.Profile()
+        workers_cpu0 = sum(client.run(time.process_time).values())
+        ticks0 = cpu_ticks()
         cpu0, process_cpu0 = time.thread_time(), time.process_time()
         t0 = time.time()
         if profiler:
@@ -207,6 +226,11 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: st
             t1 = time.time()
             cpu = time.thread_time() - cpu0
             process_cpu = time.process_time() - process_cpu0
+            ticks1 = cpu_ticks()
+            try:
+                workers_cpu = sum(client.run(time.process_time).values()) - workers_cpu0
+            except Exception:  # measurement only
+                workers_cpu = math.nan
             try:
                 fit_starts = client.run(synthetic.fit_starts)
             except Exception as exc:  # measurement only
@@ -264,6 +288,12 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: st
         "collect_ms_per_eval": 1000 * collect_seconds[0] / len(done) if done else math.nan,
         "driver_busy_ms_per_eval": 1000 * (result.driver_seconds + collect_seconds[0]) / len(done) if done else math.nan,
         "driver_process_cpu_ms_per_eval": 1000 * process_cpu / len(done) if done else math.nan,
+        "workers_cpu_ms_per_eval": 1000 * workers_cpu / len(done) if done else math.nan,
+        # Cores used by this benchmark (driver process + the two workers), and by the whole
+        # machine (every process), over the run; the machine has os.cpu_count() of them.
+        "bench_cores_used": (process_cpu + workers_cpu) / wall,
+        "machine_cores_busy": ((ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1]) * (os.cpu_count() or 1)
+                               if ticks1[1] > ticks0[1] else math.nan),
         **{f"{k}_ms_per_eval": 1000 * v[0] / len(done) if done else math.nan for k, v in parts.items()},
         **{f"{k}_cpu_ms_per_eval": 1000 * v[1] / len(done) if done else math.nan for k, v in parts.items()},
         "mean_eval_s": float(np.mean([e.seconds for e in ok])) if ok else math.nan,
@@ -279,7 +309,8 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: st
 
 def print_table(rows: list[dict]) -> None:
     head = (f"{'mode':<13}{'slots':>6}{'evals':>7}{'wall_s':>8}{'evals/s':>9}{'util':>7}{'steady':>8}"
-            f"{'util+c':>8}{'steady+c':>10}{'drv_ms/ev':>11}{'busy_ms/ev':>12}{'cpu_ms/ev':>11}{'load1':>7}")
+            f"{'util+c':>8}{'steady+c':>10}{'drv_ms/ev':>11}{'busy_ms/ev':>12}{'cpu_ms/ev':>11}{'bench_cores':>12}"
+        f"{'busy_cores':>11}{'load1':>7}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -287,12 +318,14 @@ def print_table(rows: list[dict]) -> None:
               f"{r['utilisation']:>7.3f}{r['utilisation_steady']:>8.3f}{r['utilisation_incl_cancelled']:>8.3f}"
               f"{r['utilisation_steady_incl_cancelled']:>10.3f}{r['driver_ms_per_eval']:>11.2f}"
               f"{r['driver_busy_ms_per_eval']:>12.2f}"
-              f"{r['driver_cpu_ms_per_eval']:>11.2f}{r['load1_after']:>7.2f}")
+              f"{r['driver_cpu_ms_per_eval']:>11.2f}{r['bench_cores_used']:>12.2f}{r['machine_cores_busy']:>11.2f}"
+              f"{r['load1_after']:>7.2f}")
     print("\nutil: completed evaluations over the whole run; steady: from start + warm-up; "
           "+c: also counting tasks cancelled while running at the deadline.\n"
           "drv_ms/ev: SearchResult.driver_seconds per evaluation; busy_ms/ev: the same plus the time "
-          "the driver spends fetching results inside backend.wait; cpu_ms/ev: driver thread CPU; "
-          "load1: 1-minute load average after the run.")
+          "the driver spends fetching results inside backend.wait; cpu_ms/ev: driver thread CPU;\n"
+          f"bench_cores: cores used by this benchmark's processes; busy_cores: cores busy machine-wide "
+          f"(of {os.cpu_count()}); load1: 1-minute load average after the run.")
     print("\nasync / generational utilisation ratio:")
     for slots in sorted({r["slots"] for r in rows}):
         by_mode = {r["mode"]: r for r in rows if r["slots"] == slots}
