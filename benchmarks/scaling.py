@@ -62,9 +62,9 @@ Real part (``--real``)
 
 Usage::
 
-    python benchmarks/scaling.py            # readable table (about 5-6 minutes)
+    python benchmarks/scaling.py            # readable table (about 4.5 minutes)
     python benchmarks/scaling.py --json     # one JSON object per configuration
-    python benchmarks/scaling.py --real     # real fits: 1 vs 2 workers (a few minutes)
+    python benchmarks/scaling.py --real     # real fits: 1 vs 2 workers (20+ minutes on 2 busy cores)
     python benchmarks/scaling.py --profile async:128   # cProfile of the driver thread
     python benchmarks/scaling.py --profile async:128 --profile-clock cpu --profile-out /tmp/driver.pstats
 """
