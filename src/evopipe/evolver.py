@@ -14,7 +14,7 @@ import numpy as np
 
 from evopipe.evaluation import Evaluation
 from evopipe.genome import Genome
-from evopipe.selection import non_dominated_ranks, select_parents, select_survivors
+from evopipe.selection import crowding_distance, non_dominated_ranks, select_survivors, tournament
 from evopipe.space import SearchSpace
 from evopipe.variation import vary
 
@@ -26,6 +26,11 @@ _MAX_TRIES = 50
 def _rank_key(record: tuple) -> tuple:
     candidate, evaluation = record
     return (-evaluation.score, candidate.genome.complexity, candidate.index)
+
+
+def _objective_row(candidate: Candidate, evaluation: Evaluation) -> tuple[float, float]:
+    # Both columns minimised: the selection module's convention.
+    return (-evaluation.score, float(candidate.genome.complexity))
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,14 @@ class Evolver:
         self.population_size = population_size
         self.crossover_rate = crossover_rate
         self.population: list[tuple[Candidate, Evaluation]] = []
+        self._population_objectives: list[tuple[float, float]] = []  # row i belongs to population[i]
         self.results: dict[str, tuple[Candidate, Evaluation]] = {}
         self._proposed: set[str] = set()
         self._n_asked = 0
         self._best: tuple[Candidate, Evaluation] | None = None
+        # Ranks and crowding of the population for parent tournaments, kept until the next tell
+        # changes the population: generational mode asks a whole generation from one population.
+        self._parent_stats: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_asked(self) -> int:
@@ -91,11 +100,14 @@ class Evolver:
             self.results[candidate.genome.key] = (candidate, evaluation)
             if evaluation.ok:
                 self.population.append((candidate, evaluation))
+                self._population_objectives.append(_objective_row(candidate, evaluation))
+                self._parent_stats = None
                 if self._best is None or _rank_key((candidate, evaluation)) < _rank_key(self._best):
                     self._best = (candidate, evaluation)
         if len(self.population) > self.population_size:
-            keep = select_survivors(self._objectives(self.population), self.population_size)
-            self.population = [self.population[i] for i in sorted(keep)]
+            keep = select_survivors(np.array(self._population_objectives), self.population_size).tolist()
+            self.population = [self.population[i] for i in keep]
+            self._population_objectives = [self._population_objectives[i] for i in keep]
 
     def resume(self, records: Iterable) -> None:
         """Continue from journaled records (``loop.Record``): tell them, never propose them again."""
@@ -124,8 +136,7 @@ class Evolver:
 
     @staticmethod
     def _objectives(records: list[tuple[Candidate, Evaluation]]) -> np.ndarray:
-        # Both columns minimised: the selection module's convention.
-        return np.array([(-e.score, c.genome.complexity) for c, e in records], dtype=float)
+        return np.array([_objective_row(c, e) for c, e in records], dtype=float)
 
     def _propose(self) -> Candidate | None:
         for _ in range(_MAX_TRIES):
@@ -142,7 +153,11 @@ class Evolver:
             return seeds[self._n_asked], (), "seed"
         if self._n_asked < self.population_size or not self.population:
             return self.space.random_genome(self.rng), (), "random"
-        i, j = select_parents(self._objectives(self.population), 2, self.rng)
+        if self._parent_stats is None:
+            objectives = np.array(self._population_objectives)
+            ranks = non_dominated_ranks(objectives)
+            self._parent_stats = ranks, crowding_distance(objectives, ranks)
+        i, j = (tournament(*self._parent_stats, self.rng) for _ in range(2))
         a, b = self.population[i][0].genome, self.population[j][0].genome
         child, variation = vary(a, b, self.space, self.rng, self.crossover_rate)
         for _ in range(_MAX_TRIES):

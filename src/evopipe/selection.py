@@ -120,11 +120,15 @@ def non_dominated_ranks(objectives: np.ndarray) -> np.ndarray:
     Notes
     -----
     Dominance is exactly :func:`dominates`: duplicates and points tied in every
-    objective share a rank, NaN counts as ``+inf`` and ``±inf`` compare normally. The
-    pairwise ``(n, n)`` dominance matrix is built with vectorised comparisons, then fronts
-    are peeled off by decrementing domination counts: O(n^2 m) time, O(n^2) memory.
+    objective share a rank, NaN counts as ``+inf`` and ``±inf`` compare normally. With
+    one or two objectives (evopipe's case) the points are swept in lexicographic order with
+    a bisection over fronts: O(n log n). With more, the pairwise ``(n, n)`` dominance
+    matrix is built with vectorised comparisons, then fronts are peeled off by decrementing
+    domination counts: O(n^2 m) time, O(n^2) memory.
     """
     obj = _as_objectives(objectives)
+    if obj.shape[1] <= 2:
+        return _ranks_two_objectives(obj)
     dom = _dominance_matrix(obj)
     n_dominators = dom.sum(axis=0, dtype=np.intp)
     ranks = np.zeros(obj.shape[0], dtype=np.intp)
@@ -139,27 +143,37 @@ def non_dominated_ranks(objectives: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _front_crowding(front: np.ndarray) -> np.ndarray:
-    """Crowding distance of the points of one front (rows of ``front``, NaN already inf)."""
-    k = front.shape[0]
-    if k <= 2:
-        return np.full(k, np.inf)
-    order = np.argsort(front, axis=0, kind="stable")
-    ordered = np.take_along_axis(front, order, axis=0)
-    finite = np.isfinite(front)
-    span = np.where(finite, front, -np.inf).max(axis=0) - np.where(finite, front, np.inf).min(axis=0)
-    scale = np.where(np.isfinite(span) & (span > 0), span, 1.0)
-    upper, lower = ordered[2:], ordered[:-2]
-    with np.errstate(invalid="ignore"):  # inf - inf only where upper == lower, masked to 0
-        gaps = np.where(upper == lower, 0.0, upper - lower)
-    contrib = np.zeros_like(ordered)
-    contrib[1:-1] = gaps / scale
-    spread = ordered[0] != ordered[-1]
-    contrib[0, spread] = np.inf
-    contrib[-1, spread] = np.inf
-    per_point = np.empty_like(contrib)
-    np.put_along_axis(per_point, order, contrib, axis=0)
-    return per_point.sum(axis=1)
+def _ranks_two_objectives(obj: np.ndarray) -> np.ndarray:
+    """Non-domination ranks for one or two objectives in O(n log n) (validated input).
+
+    Points are visited in lexicographic order, so every possible dominator of a point comes
+    before it. Each front is summarised by the last point it received, which has the front's
+    smallest second objective; those summaries get worse front by front, so the first front
+    that does not dominate the point is found by bisection. The (n, n) matrix method costs a
+    full pass per front, and an asynchronous search ranks the population after every result.
+    """
+    n = obj.shape[0]
+    if obj.shape[1] == 1:
+        obj = np.column_stack([obj[:, 0], np.zeros(n)])
+    first, second = obj[:, 0].tolist(), obj[:, 1].tolist()
+    ranks = np.zeros(n, dtype=np.intp)
+    last: list[tuple[float, float]] = []  # per front: (first, second) of its last point
+    for i in np.lexsort((obj[:, 1], obj[:, 0])).tolist():
+        a, b = first[i], second[i]
+        lo, hi = 0, len(last)
+        while lo < hi:  # first front whose last point does not dominate (a, b)
+            mid = (lo + hi) // 2
+            fa, fb = last[mid]
+            if fb < b or (fb == b and fa < a):
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == len(last):
+            last.append((a, b))
+        else:
+            last[lo] = (a, b)
+        ranks[i] = lo
+    return ranks
 
 
 def crowding_distance(objectives: np.ndarray, ranks: np.ndarray) -> np.ndarray:
@@ -202,10 +216,37 @@ def crowding_distance(objectives: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     """
     obj = _as_objectives(objectives)
     labels = _as_vector(ranks, obj.shape[0], "ranks")
-    distance = np.zeros(obj.shape[0])
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        distance[members] = _front_crowding(obj[members])
+    n = obj.shape[0]
+    distance = np.zeros(n)
+    if n == 0:
+        return distance
+    # All fronts at once, one column at a time: sorting by (front, value) lays every front out
+    # as a contiguous run, so neighbours, extremes and ranges become shifted-array and
+    # ``reduceat`` operations. A loop over fronts cost ~50 small numpy calls per front, and an
+    # asynchronous search recomputes this after every result.
+    for col in obj.T:
+        order = np.lexsort((col, labels))  # stable: ties keep index order
+        values, fronts = col[order], labels[order]
+        starts = np.flatnonzero(np.r_[True, fronts[1:] != fronts[:-1]])
+        ends = np.r_[starts[1:], n] - 1
+        group = np.repeat(np.arange(starts.size), ends - starts + 1)
+        finite = np.isfinite(values)
+        span = np.maximum.reduceat(np.where(finite, values, -np.inf), starts) - np.minimum.reduceat(
+            np.where(finite, values, np.inf), starts
+        )
+        scale = np.where(np.isfinite(span) & (span > 0), span, 1.0)
+        contrib = np.zeros(n)
+        if n > 2:
+            upper, lower = values[2:], values[:-2]
+            with np.errstate(invalid="ignore"):  # inf - inf only where upper == lower, masked to 0
+                gaps = np.where(upper == lower, 0.0, upper - lower)
+            contrib[1:-1] = gaps / scale[group[1:-1]]
+        spread = values[starts] != values[ends]
+        contrib[starts] = np.where(spread, np.inf, 0.0)
+        contrib[ends] = np.where(spread, np.inf, 0.0)
+        distance[order] += contrib
+    front_of = np.unique(labels, return_inverse=True)[1].ravel()
+    distance[np.bincount(front_of)[front_of] <= 2] = np.inf
     return distance
 
 

@@ -65,6 +65,31 @@ def brute_ranks(obj):
     return ranks
 
 
+def naive_crowding(obj, labels):
+    """Crowding distance front by front, objective by objective, in plain Python."""
+    obj = [[INF if math.isnan(x) else x for x in row] for row in obj]
+    distance = [0.0] * len(obj)
+    for label in set(labels):
+        members = [i for i in range(len(obj)) if labels[i] == label]
+        if len(members) <= 2:
+            for i in members:
+                distance[i] = INF
+            continue
+        for j in range(len(obj[0])):
+            order = sorted(members, key=lambda i: (obj[i][j], i))
+            values = [obj[i][j] for i in order]
+            finite = [v for v in values if math.isfinite(v)]
+            span = max(finite) - min(finite) if finite else 0.0
+            scale = span if span > 0 else 1.0
+            if values[0] != values[-1]:
+                distance[order[0]] += INF
+                distance[order[-1]] += INF
+            for k in range(1, len(order) - 1):
+                if values[k + 1] != values[k - 1]:
+                    distance[order[k]] += (values[k + 1] - values[k - 1]) / scale
+    return distance
+
+
 def crowded_key(ranks, crowding, i):
     return (ranks[i], -crowding[i], i)
 
@@ -201,6 +226,9 @@ def check_tournament(ranks, crowd, size, seed):
 def test_crowding_survivor_and_tournament_properties(obj, k, size, seed):
     ranks = non_dominated_ranks(obj)
     crowd = crowding_distance(obj, ranks)
+    np.testing.assert_allclose(crowd, naive_crowding(obj.tolist(), ranks.tolist()), rtol=1e-12)
+    labels = np.random.default_rng(seed).integers(0, 3, len(obj))  # any labelling is a valid input
+    np.testing.assert_allclose(crowding_distance(obj, labels), naive_crowding(obj.tolist(), labels.tolist()), rtol=1e-12)
     check_crowding(obj, ranks, crowd)
     check_survivors(obj, ranks, crowd, k)
     if len(obj):
