@@ -96,17 +96,18 @@ def _elapsed(finished_at: pd.Series) -> np.ndarray:
     return out
 
 
-def _robust_ylim(ax: Any, scores: np.ndarray) -> int:
-    """Keep far-off bad scores (an r2 of -1e6) from squashing the axis; return how many are hidden."""
+def _robust_ylim(ax: Any, scores: np.ndarray) -> None:
+    """Keep far-off bad scores (an r2 of -1e6) from squashing the axis, and note how many it hides."""
     if len(scores) < 5:
-        return 0
+        return
     q10, top = np.percentile(scores, 10), scores.max()
     span = max(top - q10, 1e-12)
     floor = q10 - 1.5 * span
     hidden = int((scores < floor).sum())
     if hidden:
         ax.set_ylim(floor, top + 0.08 * span)
-    return hidden
+        ax.annotate(f"{hidden} low score(s) below the axis", xy=(0.99, 0.02), xycoords="axes fraction",
+                    ha="right", va="bottom", fontsize=8, color="#555555")
 
 
 def _operator_names(pipeline_text: str) -> list[str]:
@@ -210,10 +211,7 @@ def plot_score_over_time(evaluations: pd.DataFrame, scoring: str | None = None, 
         end = max(elapsed.max(), times[-1])
         ax.step(np.r_[times, end], np.r_[best, best[-1]], where="post", color="#0d47a1", lw=2,
                 label=f"best so far ({best[-1]:.4g})", zorder=3)
-        hidden = _robust_ylim(ax, ok_scores)
-        if hidden:
-            ax.annotate(f"{hidden} low score(s) below the axis", xy=(0.99, 0.02), xycoords="axes fraction",
-                        ha="right", va="bottom", fontsize=8, color="#555555")
+        _robust_ylim(ax, ok_scores)
     else:
         ax.text(0.5, 0.5, "no candidate finished OK", ha="center", va="center", transform=ax.transAxes)
     failed = evaluations["status"].isin(_FAILED_STATUSES).to_numpy()
@@ -268,10 +266,7 @@ def plot_pareto_front(evaluations: pd.DataFrame, scoring: str | None = None, ax:
                 label = "... -> " + _operator_names(text)[-1]
             ax.annotate(f"{label}\n{score:.4g}", (complexity_, score), xytext=(6, -4), textcoords="offset points",
                         fontsize=7.5, va="top")
-        hidden = _robust_ylim(ax, ok["score"].to_numpy(dtype=float))
-        if hidden:
-            ax.annotate(f"{hidden} low score(s) below the axis", xy=(0.99, 0.02), xycoords="axes fraction",
-                        ha="right", va="bottom", fontsize=8, color="#555555")
+        _robust_ylim(ax, ok["score"].to_numpy(dtype=float))
         ax.set_xlim(complexity.min() - 0.5, complexity.max() + 1.5)
         ax.legend(loc="best", fontsize=8, framealpha=0.85)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
