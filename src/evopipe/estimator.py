@@ -6,7 +6,9 @@ best pipeline, set the fitted attributes. The work happens in :mod:`evopipe.loop
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 import warnings
 
 import numpy as np
@@ -19,9 +21,10 @@ from evopipe._version import __version__
 from evopipe.backends import make_backend
 from evopipe.compile import compile_genome
 from evopipe.context import build_context
+from evopipe.ensemble import PredictionPool, build_ensemble, select_ensemble
 from evopipe.evaluation import EvalContext, Status
 from evopipe.evolver import Evolver
-from evopipe.export import export_source
+from evopipe.export import export_ensemble_source, export_source
 from evopipe.journal import Journal, journal_seed
 from evopipe.loop import Budget, SearchResult, run_search
 from evopipe.reporting import Progress, evaluations_frame, failure_summary
@@ -55,6 +58,8 @@ class _EvoBase(BaseEstimator):
         use_dask=False,
         memory_limit="auto",
         prefix_cache="256MB",
+        prune=True,
+        ensemble=False,
         mode="async",
         checkpoint=None,
         random_state=None,
@@ -74,6 +79,8 @@ class _EvoBase(BaseEstimator):
         self.use_dask = use_dask
         self.memory_limit = memory_limit
         self.prefix_cache = prefix_cache
+        self.prune = prune
+        self.ensemble = ensemble
         self.mode = mode
         self.checkpoint = checkpoint
         self.random_state = random_state
@@ -96,23 +103,35 @@ class _EvoBase(BaseEstimator):
         -------
         self
         """
+        started = time.monotonic()
+        self.ensemble_score_ = None
         settings = check_settings(self.get_params())
+        if settings.ensemble and sample_weight is not None:
+            raise ValueError("ensemble=True does not support sample_weight yet; fit without sample_weight, "
+                             "or with ensemble=False.")
         X, y = self._check_data(X, y)
         space = resolve_search_space(self.search_space, self._task)
         seed = self._seed()
         context = build_context(X, y, self.cv, self.scoring, groups, sample_weight, self._task == "classification", seed,
                                 cache_bytes=settings.cache_bytes)
+        if settings.ensemble:
+            method = "predict_proba" if self._task == "classification" else "predict"
+            context = dataclasses.replace(context, keep_predictions=method)
+        pool = PredictionPool() if settings.ensemble else None
         evolver = Evolver(space, np.random.default_rng(seed), settings.population_size)
         journal = self._open_journal(space, context, settings) if self.checkpoint is not None else None
         try:
             previous = journal.previous if journal else []
             evolver.resume(previous)
-            result = self._search(settings, evolver, context, journal, len(previous))
+            result = self._search(settings, evolver, context, journal, len(previous), pool)
         finally:
             if journal is not None:
                 journal.close()
         result.records[:0] = previous
         self._set_results(result, evolver, context)
+        deadline = None if settings.max_time is None else started + settings.max_time
+        self.ensemble_ = self._choose_ensemble(pool, context, deadline) if pool is not None else None
+        self.fitted_pipeline_ = self._refit(context)
         return self
 
     def _seed(self) -> int:
@@ -142,7 +161,8 @@ class _EvoBase(BaseEstimator):
             self.classes_ = np.unique(y)
         return X, y
 
-    def _search(self, settings: Settings, evolver: Evolver, context: EvalContext, journal, done: int) -> SearchResult:
+    def _search(self, settings: Settings, evolver: Evolver, context: EvalContext, journal, done: int,
+                pool: PredictionPool | None) -> SearchResult:
         # max_evals / generations count across a resumed run; max_time counts from this fit.
         max_evals = None if settings.max_evals is None else max(0, settings.max_evals - done)
         budget = Budget(settings.max_time, max_evals, settings.early_stop, settings.max_eval_time)
@@ -152,10 +172,13 @@ class _EvoBase(BaseEstimator):
         def on_record(record) -> None:
             if journal is not None:
                 journal.append(record)
+            if pool is not None:
+                pool.add(record.candidate, record.evaluation)
             progress.update(record)
 
         try:
-            return run_search(evolver, backend, context, budget, settings.mode, on_record)
+            return run_search(evolver, backend, context, budget, settings.mode, on_record, prune=settings.prune,
+                              refit_seconds=pool.refit_seconds if pool is not None else None)
         finally:
             progress.close()
             backend.close()
@@ -189,17 +212,43 @@ class _EvoBase(BaseEstimator):
         self.best_score_ = best[1].score
         self.pareto_front_ = [(c.genome.text(), e.score, c.genome.complexity) for c, e in evolver.pareto_front()]
         self.random_state_ = context.random_state
-        self.fitted_pipeline_ = self._refit(best[0].genome, context)
 
-    @staticmethod
-    def _refit(genome, context: EvalContext):
-        pipeline = compile_genome(genome, context.random_state)
-        fit_params = {}
-        if context.sample_weight is not None:
-            fit_params[f"{pipeline.steps[-1][0]}__sample_weight"] = context.sample_weight
+    def _choose_ensemble(self, pool: PredictionPool, context: EvalContext, deadline: float | None):
+        """Greedy ensemble selection over the pool; None when the best single pipeline should be used."""
+        members = pool.members()
+        if deadline is not None:
+            # Leave out members whose refit alone could not finish in the time left.
+            left = deadline - time.monotonic()
+            members = [m for m in members if 1.5 * m.fit_seconds < 0.5 * left]
+        if len(members) < 2:
+            logger.info("ensemble=True: fewer than two pipelines with out-of-fold predictions fit the time left; "
+                        "using the best single pipeline.")
+            return None
+        classes = self.classes_ if self._task == "classification" else None
+        chosen, score = select_ensemble(members, context.y, context.scorer, classes)
+        if len(chosen) < 2 or score <= self.best_score_:
+            logger.info("ensemble=True: no ensemble beat the best single pipeline out of fold (%.5g <= %.5g).",
+                        score, self.best_score_)
+            return None
+        if deadline is not None and 1.5 * sum(m.fit_seconds for m, _ in chosen) > deadline - time.monotonic():
+            logger.info("ensemble=True: no time left to refit %d pipelines; using the best single one.", len(chosen))
+            return None
+        self.ensemble_score_ = score
+        return [(m.genome, weight) for m, weight in chosen]
+
+    def _refit(self, context: EvalContext):
+        """The final model fitted on all rows: the ensemble if one was chosen, else the best pipeline."""
+        if self.ensemble_:
+            model = build_ensemble(self.ensemble_, context.random_state, self._task == "classification")
+            fit_params = {}
+        else:
+            model = compile_genome(self.best_genome_, context.random_state)
+            fit_params = {}
+            if context.sample_weight is not None:
+                fit_params[f"{model.steps[-1][0]}__sample_weight"] = context.sample_weight
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore")
-            return pipeline.fit(context.X, context.y, **fit_params)
+            return model.fit(context.X, context.y, **fit_params)
 
     def _check_predict_input(self, X):
         check_is_fitted(self, "fitted_pipeline_")
@@ -216,8 +265,14 @@ class _EvoBase(BaseEstimator):
         return self.fitted_pipeline_.predict(X)
 
     def export(self) -> str:
-        """Python source that rebuilds the best pipeline (unfitted) as ``exported_pipeline``."""
+        """Python source that rebuilds the final model (unfitted) as ``exported_pipeline``.
+
+        That is the best pipeline, or with ``ensemble=True`` the chosen soft-voting ensemble.
+        """
         check_is_fitted(self, "fitted_pipeline_")
+        if self.ensemble_:
+            return export_ensemble_source(self.ensemble_, self.random_state_, self._task == "classification",
+                                          self.ensemble_score_)
         return export_source(self.best_genome_, self.random_state_, self.best_score_)
 
     def __sklearn_tags__(self):
@@ -266,6 +321,16 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
         Bytes each worker process (or this process, with ``n_jobs=1``) may spend caching fitted
         pipeline prefixes and their transformed folds, reused by later candidates that start
         with the same steps; 0 or None disables it. Cached or not, scores are the same.
+    prune : bool, default=True
+        Early pruning. Once the population is full, a new candidate whose mean score over its
+        first folds is below the population's median over the same folds stops there
+        (status ``PRUNED``; the folds done are kept). Pruned candidates count as evaluated,
+        are never bred again and never become the best pipeline.
+    ensemble : bool, default=False
+        After the search, greedily select a weighted ensemble (Caruana et al. 2004) of the 20
+        best pipelines from their out-of-fold predictions, and use it if it beats the best
+        pipeline out of fold and its refit fits the time left: ``fitted_pipeline_`` is then a
+        soft-voting ``VotingClassifier`` / ``VotingRegressor``. Not with ``sample_weight``.
     mode : {"async", "generational"}, default="async"
         Steady-state evolution that keeps every worker busy, or generations (reproducible for a
         ``random_state`` whatever the number of workers).
@@ -282,8 +347,13 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
 
     Attributes
     ----------
-    fitted_pipeline_ : sklearn.pipeline.Pipeline
-        The best pipeline refit on all the data.
+    fitted_pipeline_ : sklearn.pipeline.Pipeline or voting ensemble
+        The best pipeline (or the chosen ensemble) refit on all the data.
+    ensemble_ : list of (Genome, int) or None
+        With ``ensemble=True``: the member pipelines and their weights; None if the best
+        single pipeline was kept.
+    ensemble_score_ : float or None
+        The chosen ensemble's score on the out-of-fold predictions.
     best_score_ : float
         Its mean cross-validation score.
     best_genome_ : Genome

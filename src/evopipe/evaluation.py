@@ -35,6 +35,7 @@ class Status(str, Enum):
     TIMEOUT = "TIMEOUT"
     MEMORY = "MEMORY"
     CANCELLED = "CANCELLED"
+    PRUNED = "PRUNED"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class EvalContext:
         Content hash of the data and folds (for caches and the journal).
     cache_bytes : int
         Bound of each process's prefix cache (:mod:`evopipe.cache`); 0 disables it.
+    keep_predictions : {"", "predict_proba", "predict"}
+        Also return each candidate's out-of-fold predictions (for the final ensemble):
+        class probabilities or predicted values. "" (default) keeps none.
     """
 
     X: Any
@@ -67,6 +71,7 @@ class EvalContext:
     sample_weight: Any = None
     data_token: str = ""
     cache_bytes: int = 0
+    keep_predictions: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,9 @@ class Evaluation:
     ``fit_seconds`` is the mean time to fit the pipeline on one fold (used to budget refits).
     ``step_fits`` counts the steps fitted over all folds (front step and final estimator
     included); ``steps_reused`` the fitted steps taken from the prefix cache instead.
+    ``extra`` carries side data to the driver that is not part of the record, such as
+    ``extra["predictions"]`` (out-of-fold predictions when the context asks for them); its
+    reader removes it, so finished records do not pin those arrays in memory.
     """
 
     key: str
@@ -128,6 +136,24 @@ class _FoldOutcome:
     fit_seconds: float
     step_fits: int
     steps_reused: int
+    predictions: np.ndarray | None = None
+
+
+def _fold_predictions(estimator, X_test, method: str, y: Any) -> np.ndarray | None:
+    """The fitted final estimator's predictions on a test fold, as a float32 (rows, columns) array.
+
+    Probabilities get one column per class of the whole ``y`` (a class missing from this fold's
+    training rows gets zeros), so the folds line up. None if the estimator cannot predict that way.
+    """
+    if not hasattr(estimator, method):
+        return None
+    predicted = np.asarray(getattr(estimator, method)(X_test), dtype=np.float32)
+    if method != "predict_proba":
+        return predicted.reshape(len(predicted), -1)
+    classes = np.unique(np.asarray(y))
+    out = np.zeros((predicted.shape[0], classes.size), dtype=np.float32)
+    out[:, np.searchsorted(classes, estimator.classes_)] = predicted
+    return out
 
 
 def _fit_prefix(steps: list, context: EvalContext, fold: int, X_train, y_train, X_test) -> tuple:
@@ -169,10 +195,31 @@ def _score_fold(genome: Genome, context: EvalContext, fold: int, train: np.ndarr
     score = float(context.scorer(estimator, X_test, y_test, **score_kw))
     if not math.isfinite(score):
         raise ValueError(f"The scorer returned a non-finite score ({score}).")
-    return _FoldOutcome(score, fit_seconds, fits + 1, reused)
+    predictions = None
+    if context.keep_predictions:
+        predictions = _fold_predictions(estimator, X_test, context.keep_predictions, context.y)
+    return _FoldOutcome(score, fit_seconds, fits + 1, reused, predictions)
 
 
-def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = None) -> Evaluation:
+def _out_of_fold(outcomes: list[_FoldOutcome], folds: tuple, n_rows: int) -> np.ndarray | None:
+    """Assemble the folds' predictions into one array over all rows (NaN where no fold tested a row)."""
+    if not outcomes or any(o.predictions is None for o in outcomes):
+        return None
+    out = np.full((n_rows, outcomes[0].predictions.shape[1]), np.nan, dtype=np.float32)
+    for outcome, (_, test) in zip(outcomes, folds, strict=False):
+        out[test] = outcome.predictions
+    return out
+
+
+def _pruned(scores: list[float], prune_below: tuple | None) -> bool:
+    """Whether the mean of the folds so far is below the bar for that many folds."""
+    k = len(scores)
+    return bool(prune_below) and 0 < k <= len(prune_below) and float(np.mean(scores)) < prune_below[k - 1]
+
+
+def evaluate(
+    genome: Genome, context: EvalContext, time_limit: float | None = None, prune_below: tuple | None = None
+) -> Evaluation:
     """Cross-validate ``genome`` on the context's folds.
 
     Parameters
@@ -182,6 +229,10 @@ def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = No
     time_limit : float, optional
         Soft limit in seconds, checked between folds: a fold is not started when the time
         already spent, or the expected time of one more fold, would pass it (status TIMEOUT).
+    prune_below : tuple of float, optional
+        Early pruning: ``prune_below[k - 1]`` is the bar for the mean score of the first ``k``
+        folds. A candidate below it stops there (status PRUNED, the folds done are kept);
+        NaN or a shorter tuple means no bar.
 
     Returns
     -------
@@ -191,7 +242,7 @@ def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = No
     """
     started_wall, started = time.time(), time.perf_counter()
     scores: list[float] = []
-    fit_times: list[float] = []
+    outcomes: list[_FoldOutcome] = []
     step_fits = steps_reused = 0
     status, error = Status.OK, ""
     with warnings.catch_warnings(record=True) as caught:
@@ -208,14 +259,21 @@ def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = No
                     break
                 outcome = _score_fold(genome, context, fold, train, test)
                 scores.append(outcome.score)
-                fit_times.append(outcome.fit_seconds)
+                outcomes.append(outcome)
                 step_fits += outcome.step_fits
                 steps_reused += outcome.steps_reused
+                if len(scores) < len(context.folds) and _pruned(scores, prune_below):
+                    status, error = Status.PRUNED, (
+                        f"Pruned after {len(scores)} of {len(context.folds)} folds: mean {np.mean(scores):.5g} "
+                        f"< {prune_below[len(scores) - 1]:.5g}."
+                    )
+                    break
         except MemoryError as exc:
             status, error = Status.MEMORY, _error_text(exc)
         except Exception as exc:  # a candidate's failure is data, whatever it is
             status, error = Status.ERROR, _error_text(exc)
     first_warning = f"{caught[0].category.__name__}: {caught[0].message}"[:300] if caught else ""
+    predictions = _out_of_fold(outcomes, context.folds, len(context.y)) if status is Status.OK else None
     return Evaluation(
         key=genome.key,
         status=status,
@@ -223,10 +281,11 @@ def evaluate(genome: Genome, context: EvalContext, time_limit: float | None = No
         score=float(np.mean(scores)) if status is Status.OK else float("nan"),
         error=error,
         seconds=time.perf_counter() - started,
-        fit_seconds=float(np.mean(fit_times)) if fit_times else 0.0,
+        fit_seconds=float(np.mean([o.fit_seconds for o in outcomes])) if outcomes else 0.0,
         n_warnings=len(caught),
         warning=first_warning,
         started=started_wall,
         step_fits=step_fits,
         steps_reused=steps_reused,
+        extra={} if predictions is None else {"predictions": predictions},
     )

@@ -73,6 +73,7 @@ class Evolver:
         # Ranks and crowding of the population for parent tournaments, kept until the next tell
         # changes the population: generational mode asks a whole generation from one population.
         self._parent_stats: tuple[np.ndarray, np.ndarray] | None = None
+        self._prune_bars: tuple | None = None
 
     @property
     def n_asked(self) -> int:
@@ -101,7 +102,7 @@ class Evolver:
             if evaluation.ok:
                 self.population.append((candidate, evaluation))
                 self._population_objectives.append(_objective_row(candidate, evaluation))
-                self._parent_stats = None
+                self._parent_stats = self._prune_bars = None
                 if self._best is None or _rank_key((candidate, evaluation)) < _rank_key(self._best):
                     self._best = (candidate, evaluation)
         if len(self.population) > self.population_size:
@@ -120,6 +121,24 @@ class Evolver:
     def mark_seen(self, keys: Iterable[str]) -> None:
         """Never propose these genomes (e.g. already evaluated in a resumed run)."""
         self._proposed.update(keys)
+
+    def prune_bars(self, n_folds: int) -> tuple | None:
+        """Early-pruning bars for a new candidate: ``bars[k - 1]`` for the mean of its first ``k`` folds.
+
+        A candidate can only take a place in a full population from its members, so once the
+        population is full each bar is the median, over the members, of their own mean score on
+        the same first ``k`` folds (a paired comparison: the folds are the same for everyone).
+        None while the population is not full (every finished candidate still gets in).
+        """
+        if len(self.population) < self.population_size or n_folds < 2:
+            return None
+        if self._prune_bars is None or len(self._prune_bars) != n_folds - 1:
+            scores = np.array([e.fold_scores for _, e in self.population], dtype=float)
+            if scores.ndim != 2 or scores.shape[1] != n_folds:
+                return None
+            partial_means = np.cumsum(scores, axis=1)[:, :-1] / np.arange(1, n_folds)
+            self._prune_bars = tuple(float(v) for v in np.median(partial_means, axis=0))
+        return self._prune_bars
 
     def pareto_front(self) -> list[tuple[Candidate, Evaluation]]:
         """Non-dominated evaluations among all successful ones, best score first."""

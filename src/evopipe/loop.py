@@ -74,9 +74,10 @@ class SearchResult:
 class _Run:
     """State of one run of :func:`run_search`."""
 
-    def __init__(self, evolver, backend, budget, mode, on_record, clock):
+    def __init__(self, evolver, backend, budget, mode, on_record, clock, prune_folds, refit_seconds):
         self.evolver, self.backend, self.budget, self.mode = evolver, backend, budget, mode
         self.on_record, self.clock = on_record, clock
+        self.prune_folds, self.refit_seconds = prune_folds, refit_seconds
         self.start = clock()
         self.in_flight: dict[int, Candidate] = {}
         # Candidates whose time limit is the search's deadline rather than max_eval_time.
@@ -90,10 +91,13 @@ class _Run:
     def deadline(self) -> float:
         if self.budget.max_time is None:
             return math.inf
-        best = self.evolver.best()
-        # Keep time for refitting the best pipeline on all rows (about one fold fit, plus margin).
-        reserve = min(0.2 * self.budget.max_time, 2.0 * best[1].fit_seconds) if best else 0.0
-        return self.start + self.budget.max_time - reserve
+        if self.refit_seconds is not None:
+            reserve = self.refit_seconds()
+        else:
+            # Keep time for refitting the best pipeline on all rows (about one fold fit, plus margin).
+            best = self.evolver.best()
+            reserve = 2.0 * best[1].fit_seconds if best else 0.0
+        return self.start + self.budget.max_time - min(0.2 * self.budget.max_time, reserve)
 
     def target_in_flight(self) -> int:
         if self.mode == "generational":
@@ -109,9 +113,10 @@ class _Run:
         if want <= 0:
             return True
         candidates = self.evolver.ask(want)
+        bars = self.evolver.prune_bars(self.prune_folds) if self.prune_folds else None
         for candidate in candidates:
             limit, by_deadline = self._time_limit()
-            self.backend.submit(candidate.index, candidate.genome, limit)
+            self.backend.submit(candidate.index, candidate.genome, limit, bars)
             self.in_flight[candidate.index] = candidate
             if by_deadline:
                 self.deadline_bound.add(candidate.index)
@@ -190,6 +195,8 @@ def run_search(
     mode: str = "async",
     on_record: Callable[[Record], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    prune: bool = False,
+    refit_seconds: Callable[[], float] | None = None,
 ) -> SearchResult:
     """Evaluate candidates from ``evolver`` on ``backend`` until the budget is spent.
 
@@ -205,6 +212,14 @@ def run_search(
         Called with each :class:`Record` as it finishes (journal, progress bar).
     clock : callable
         Monotonic seconds.
+    prune : bool, default=False
+        Early pruning: once the population is full, a candidate whose first folds score below
+        the population's median on the same folds stops there (``Status.PRUNED``); see
+        :meth:`Evolver.prune_bars`.
+    refit_seconds : callable, optional
+        Returns the seconds the caller needs after the search (the final refit); kept free at
+        the end of ``budget.max_time`` (at most a fifth of it). Default: twice the best
+        pipeline's fold fit time.
 
     Returns
     -------
@@ -214,7 +229,7 @@ def run_search(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
-    run = _Run(evolver, backend, budget, mode, on_record, clock)
+    run = _Run(evolver, backend, budget, mode, on_record, clock, len(context.folds) if prune else 0, refit_seconds)
     backend.start(context)
     waited = 0.0
     try:

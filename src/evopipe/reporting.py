@@ -60,9 +60,14 @@ def evaluations_frame(records: list) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(text, object))
 
 
+# Statuses that say nothing is wrong with the pipeline: it scored, the search stopped, or it
+# was pruned as weak.
+_NOT_FAILURES = (Status.OK, Status.CANCELLED, Status.PRUNED)
+
+
 def failure_summary(records: list, limit: int = 5) -> str:
     """Failed evaluations grouped by error, most frequent first (like scikit-learn's fit-failure report)."""
-    failed = [r.evaluation for r in records if r.evaluation.status not in (Status.OK, Status.CANCELLED)]
+    failed = [r.evaluation for r in records if r.evaluation.status not in _NOT_FAILURES]
     groups = Counter((e.status.value, e.error.splitlines()[-1] if e.error else "") for e in failed)
     lines = [f"{n} candidate(s) failed with {status}: {error}" for (status, error), n in groups.most_common(limit)]
     if len(groups) > limit:
@@ -106,7 +111,7 @@ class Progress:
         self.n_done += 1
         if evaluation.ok:
             self.best = max(self.best, evaluation.score)
-        elif evaluation.status is not Status.CANCELLED:
+        elif evaluation.status not in _NOT_FAILURES:
             self.n_failed += 1
         logger.debug("%s %s score=%.5g %.2fs: %s", evaluation.status.value, evaluation.key, evaluation.score,
                      evaluation.seconds, record.candidate.genome.text())

@@ -85,6 +85,8 @@ class Settings:
     n_jobs: int
     verbose: int
     cache_bytes: int
+    prune: bool
+    ensemble: bool
 
 
 def check_settings(params: dict) -> Settings:
@@ -111,6 +113,9 @@ def check_settings(params: dict) -> Settings:
     verbose = params["verbose"]
     if isinstance(verbose, bool) or not isinstance(verbose, numbers.Integral) or verbose < 0:
         raise ValueError(f"`verbose` must be an integer >= 0; got {verbose!r}.")
+    for name in ("prune", "ensemble"):
+        if not isinstance(params[name], (bool, np.bool_)):
+            raise TypeError(f"`{name}` must be True or False; got {params[name]!r}.")
     return Settings(
         max_time=max_time,
         max_eval_time=parse_duration("max_eval_time", params["max_eval_time"]),
@@ -121,6 +126,8 @@ def check_settings(params: dict) -> Settings:
         n_jobs=int(n_jobs),
         verbose=int(verbose),
         cache_bytes=parse_size("prefix_cache", params["prefix_cache"]),
+        prune=bool(params["prune"]),
+        ensemble=bool(params["ensemble"]),
     )
 
 

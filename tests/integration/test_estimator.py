@@ -46,6 +46,8 @@ def _sleepy_space(seconds: float) -> SearchSpace:
         ({"cv": 1}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "`cv`"),
         ({"max_time": None}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "no stopping rule"),
         ({"scoring": "accuracy_typo"}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], ValueError, "scorer name"),
+        ({"prune": "yes"}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], TypeError, "`prune` must be True or"),
+        ({"ensemble": 1}, np.ones((10, 2)), np.r_[np.zeros(5), np.ones(5)], TypeError, "`ensemble` must be True"),
     ],
 )
 def test_bad_input_is_refused_before_any_work(params, X, y, error, match):
@@ -214,7 +216,7 @@ CACHE_SPACE = {
 def test_prefix_cache_reuses_fits_without_changing_scores(cancer):
     X, y = cancer
     params = {**FAST, "max_time": None, "max_evals": 24, "mode": "generational", "population_size": 8,
-              "search_space": CACHE_SPACE}
+              "search_space": CACHE_SPACE, "prune": False}
     cached = EvoClassifier(**params).fit(X, y).evaluations_
     plain = EvoClassifier(**params, prefix_cache=0).fit(X, y).evaluations_
     pd.testing.assert_series_equal(cached["score"], plain["score"])
@@ -238,3 +240,44 @@ def test_a_budget_too_short_for_any_candidate_is_a_clear_error(iris):
     with pytest.raises(RuntimeError, match=r"No candidate finished before the search stopped \(max_time\)"):
         EvoClassifier(max_time=1, n_jobs=1, cv=2, search_space=_sleepy_space(3.0)).fit(X, y)
     assert time.monotonic() - started < 1 + 5  # the in-process bar of the core issue
+
+
+def test_pruned_candidates_count_as_evaluated_and_never_win(cancer):
+    X, y = cancer
+    model = EvoClassifier(**{**FAST, "max_time": None, "cv": 4}, max_evals=40, population_size=6,
+                          search_space=CACHE_SPACE).fit(X, y)
+    frame = model.evaluations_
+    pruned = frame[frame["status"] == "PRUNED"]
+    assert len(pruned) > 0 and len(frame) == 40
+    assert pruned["score"].isna().all()
+    assert all(0 < len(folds) < 4 for folds in pruned["fold_scores"])
+    assert model.best_genome_.key not in set(pruned["key"])
+    assert frame["key"].is_unique  # a pruned pipeline is never bred and tried again
+    unpruned = EvoClassifier(**{**FAST, "max_time": None, "cv": 4}, max_evals=40, population_size=6,
+                             search_space=CACHE_SPACE, prune=False).fit(X, y)
+    assert (unpruned.evaluations_["status"] == "OK").all()
+
+
+def test_ensemble_is_chosen_refit_and_exported(iris):
+    X, y = iris
+    model = EvoClassifier(**{**FAST, "max_time": None}, max_evals=30, ensemble=True, search_space=CACHE_SPACE)
+    model.fit(X, y)
+    assert model.ensemble_ is not None and len(model.ensemble_) >= 2
+    assert model.ensemble_score_ > model.best_score_
+    assert type(model.fitted_pipeline_).__name__ == "VotingClassifier"
+    namespace = {}
+    exec(model.export(), namespace)
+    rebuilt = namespace["exported_pipeline"].fit(X, y)
+    np.testing.assert_allclose(rebuilt.predict_proba(X), model.predict_proba(X))
+    assert pickle.loads(pickle.dumps(model)).score(X, y) == model.score(X, y)
+
+
+def test_ensemble_regressor_and_its_refusals(cancer):
+    X, y = cancer
+    y = X[:, 0] + np.random.default_rng(0).normal(size=len(X))
+    model = EvoRegressor(**{**FAST, "max_time": None}, max_evals=25, ensemble=True).fit(X, y)
+    assert model.predict(X).shape == y.shape
+    if model.ensemble_ is None:  # one pipeline may already be as good as any blend
+        assert model.ensemble_score_ is None
+    with pytest.raises(ValueError, match="ensemble=True does not support sample_weight"):
+        EvoRegressor(**FAST, ensemble=True).fit(X, y, sample_weight=np.ones(len(y)))

@@ -28,8 +28,12 @@ class Backend(ABC):
         """Make the data available where evaluations run (once per search)."""
 
     @abstractmethod
-    def submit(self, index: int, genome: Genome, time_limit: float | None) -> None:
-        """Queue an evaluation of ``genome``; ``time_limit`` is its wall-clock budget in seconds."""
+    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: tuple | None = None) -> None:
+        """Queue an evaluation of ``genome``.
+
+        ``time_limit`` is its wall-clock budget in seconds; ``prune_below`` the early-pruning
+        bars of :func:`evopipe.evaluation.evaluate`.
+        """
 
     @abstractmethod
     def wait(self, timeout: float | None) -> list[tuple[int, Evaluation]]:

@@ -67,7 +67,9 @@ def _cap_thread_pools() -> None:
         _THREADS_CAPPED[:] = [nthreads]
 
 
-def run_evaluation_task(genome: Genome, context: EvalContext, time_limit: float | None, topic: str) -> Evaluation:
+def run_evaluation_task(
+    genome: Genome, context: EvalContext, time_limit: float | None, topic: str, prune_below: tuple | None = None
+) -> Evaluation:
     """The body of every evaluation task: evaluate, stamped with the worker's address.
 
     First it tells the driver (an event on ``topic``) that it started, and where: the driver
@@ -76,7 +78,7 @@ def run_evaluation_task(genome: Genome, context: EvalContext, time_limit: float 
     worker = get_worker()
     worker.log_event(topic, {"key": worker.get_current_task(), "worker": worker.address})
     _cap_thread_pools()
-    return replace(evaluate(genome, context, time_limit), worker=worker.address)
+    return replace(evaluate(genome, context, time_limit, prune_below), worker=worker.address)
 
 
 def _kill_worker_process(dask_worker=None) -> None:
@@ -238,14 +240,16 @@ class DaskBackend(Backend):
                 time.sleep(0.5)
 
     # -- submitting and collecting ----------------------------------------------------------
-    def submit(self, index: int, genome: Genome, time_limit: float | None) -> None:
+    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: tuple | None = None) -> None:
         """Submit one evaluation task named ``evaluate-<genome key>``."""
-        self._submit({"index": index, "genome": genome, "time_limit": time_limit, "attempt": 0})
+        self._submit({"index": index, "genome": genome, "time_limit": time_limit, "prune_below": prune_below,
+                      "attempt": 0})
 
     def _submit(self, task: dict) -> None:
         suffix = f"-{task['attempt']}" if task["attempt"] else ""
         future = self.client.submit(
             run_evaluation_task, task["genome"], self._context_future, task["time_limit"], self._topic,
+            task["prune_below"],
             key=f"evaluate-{task['genome'].key}-{self._run_token}{suffix}", retries=0,
         )
         task["future"] = future

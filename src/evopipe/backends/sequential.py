@@ -77,9 +77,9 @@ class SequentialBackend(Backend):
         """Keep a reference to the data."""
         self._context = context
 
-    def submit(self, index: int, genome: Genome, time_limit: float | None) -> None:
+    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: tuple | None = None) -> None:
         """Queue the evaluation; it runs in the next :meth:`wait`."""
-        self._queue.append((index, genome, time_limit))
+        self._queue.append((index, genome, time_limit, prune_below))
 
     def wait(self, timeout: float | None) -> list[tuple[int, Evaluation]]:
         """Evaluate the oldest queued candidate (its own soft limit bounds it, not ``timeout``)."""
@@ -87,13 +87,13 @@ class SequentialBackend(Backend):
             return []
         if self._context is None:
             raise RuntimeError("SequentialBackend.start() must be called before wait().")
-        index, genome, time_limit = self._queue.popleft()
+        index, genome, time_limit, prune_below = self._queue.popleft()
         # One BLAS/OpenMP thread, like a Dask worker thread: an uncapped OpenMP pool sharing
         # the cores with another process made a 0.3 s HistGradientBoosting fit take 117 s here.
         started = time.perf_counter()
         try:
             with threadpool_limits(limits=1), _alarm(None if time_limit is None else time_limit + _ALARM_GRACE):
-                evaluation = evaluate(genome, self._context, time_limit)
+                evaluation = evaluate(genome, self._context, time_limit, prune_below)
         except _Overtime:
             evaluation = Evaluation(
                 genome.key, Status.TIMEOUT, seconds=time.perf_counter() - started,
@@ -103,7 +103,7 @@ class SequentialBackend(Backend):
 
     def cancel(self) -> list[int]:
         """Drop everything queued."""
-        cancelled = [index for index, _, _ in self._queue]
+        cancelled = [index for index, *_ in self._queue]
         self._queue.clear()
         return cancelled
 
