@@ -83,6 +83,8 @@ def _fit(args: argparse.Namespace) -> int:
         n_jobs=1 if args.scheduler else args.n_jobs,
         checkpoint=args.checkpoint,
         random_state=args.random_state,
+        prune=not args.no_prune,
+        ensemble=args.ensemble,
         verbose=verbose,
     )
     where = f"scheduler {args.scheduler}" if args.scheduler else (
@@ -117,6 +119,8 @@ def _fit(args: argparse.Namespace) -> int:
         "cv": args.cv,
         "best_pipeline": model.best_genome_.text(),
         "cv_score": float(model.best_score_),
+        "ensemble": [[g.text(), w] for g, w in model.ensemble_] if model.ensemble_ else None,
+        "ensemble_score": model.ensemble_score_,
         "n_candidates": int(model.n_evaluations_),
         "counts_by_status": counts,
         "stopped_because": model.stopped_because_,
@@ -193,6 +197,13 @@ def _report(args: argparse.Namespace) -> int:
 # demo
 
 
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The search options shared by ``fit`` and ``demo``."""
+    parser.add_argument("--ensemble", action="store_true",
+                        help="finish with a weighted ensemble of the best pipelines if it beats the best one")
+    parser.add_argument("--no-prune", action="store_true", help="evaluate every candidate on all folds")
+
+
 def _demo(args: argparse.Namespace) -> int:
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
@@ -205,7 +216,8 @@ def _demo(args: argparse.Namespace) -> int:
         X, y, test_size=0.25, random_state=0, stratify=None if regression else y
     )
     estimator_class = EvoRegressor if regression else EvoClassifier
-    model = estimator_class(max_time=args.max_time, n_jobs=args.n_jobs, random_state=args.random_state, verbose=1)
+    model = estimator_class(max_time=args.max_time, n_jobs=args.n_jobs, random_state=args.random_state, verbose=1,
+                            prune=not args.no_prune, ensemble=args.ensemble)
     where = "in-process" if args.n_jobs == 1 else f"an embedded Dask cluster ({args.n_jobs} workers)".replace(
         "(-1 workers)", "(one worker per core)"
     )
@@ -217,6 +229,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"fit took {elapsed:.1f} s; {model.n_evaluations_} candidates evaluated {counts}")
     print(f"best pipeline: {model.best_genome_.text()}")
     print(f"cross-validation score: {model.best_score_:.4f}")
+    if model.ensemble_:
+        print(f"ensemble of {len(model.ensemble_)} pipelines chosen, out-of-fold score {model.ensemble_score_:.4f}")
     print(f"holdout {'r2' if regression else 'accuracy'}: {model.score(X_test, y_test):.4f}")
     print("\nexported source:\n" + model.export())
     return 0
@@ -267,6 +281,7 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--n-jobs", type=n_jobs, default=-1, metavar="N",
                        help="workers of an embedded Dask cluster; 1 runs in-process (default: -1, all cores)")
     fit.add_argument("--checkpoint", metavar="FILE", help="run journal; an interrupted fit with the same FILE resumes")
+    _add_model_options(fit)
     fit.add_argument("--random-state", type=int_at_least(0), metavar="N", help="seed, for a repeatable search")
     noise = fit.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="store_true", help="progress bar (default when stderr is a terminal)")
@@ -298,6 +313,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-time", default="60s", help="search budget, e.g. 60s or 2m (default: 60s)")
     demo.add_argument("--n-jobs", type=int, default=-1, help="Dask workers; 1 runs in-process (default: all cores)")
     demo.add_argument("--random-state", type=int, default=0)
+    _add_model_options(demo)
     demo.set_defaults(run=_demo)
     return parser
 

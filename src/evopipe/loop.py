@@ -27,6 +27,13 @@ logger = logging.getLogger(__name__)
 
 MODES = ("async", "generational")
 
+# Stop early when the first this-many results all failed with the same error across at least
+# _SAME_FAILURE_ESTIMATORS different final estimators: that is the environment or the data (a
+# module the workers cannot import, a column no pipeline can take), not the pipelines, and
+# the rest of the budget would only repeat it.
+_SAME_FAILURE_RESULTS = 10
+_SAME_FAILURE_ESTIMATORS = 3
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -161,7 +168,23 @@ class _Run:
             self.evolver.tell(sorted(self.generation_results, key=lambda r: r[0].index))
             self.generation_results = []
 
+    def same_failure(self) -> str:
+        """The error every result so far shares, if the first results all failed that way; else ""."""
+        records = self.result.records
+        if len(records) < _SAME_FAILURE_RESULTS or len(records) > 2 * _SAME_FAILURE_RESULTS:
+            return ""
+        failures = [r for r in records if r.evaluation.status is not Status.CANCELLED]
+        if len(failures) < _SAME_FAILURE_RESULTS or any(r.evaluation.status is not Status.ERROR for r in failures):
+            return ""
+        errors = {(r.evaluation.error.strip().splitlines() or [""])[-1] for r in failures}
+        estimators = {r.candidate.genome.estimator.path for r in failures}
+        if len(errors) == 1 and len(estimators) >= _SAME_FAILURE_ESTIMATORS:
+            return errors.pop()
+        return ""
+
     def stop_reason(self) -> str:
+        if error := self.same_failure():
+            return f"every candidate failed the same way ({error[:200]})"
         remaining = self.deadline() - self.clock()
         if remaining <= 0:
             return "max_time"

@@ -166,13 +166,16 @@ def test_report_writes_html_and_the_pngs_it_references(classification_run):
 def test_regression_is_inferred_from_a_numeric_target(data_dir, tmp_path):
     out = tmp_path / "prices"
     started = time.monotonic()
-    result = run_cli("fit", data_dir / "prices.csv.gz", "--target", "price", *FAST_FIT, "--out", out)
+    result = run_cli("fit", data_dir / "prices.csv.gz", "--target", "price", *FAST_FIT, "--ensemble", "--no-prune",
+                     "--out", out)
     assert time.monotonic() - started < 30
     assert result.returncode == 0, result.stderr
     assert "regression" in result.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["task"] == "regression" and summary["scoring"] == "r2" and summary["classes"] is None
     assert summary["cv_score"] > 0.5
+    assert summary["ensemble"] is None or summary["ensemble_score"] > summary["cv_score"]
+    assert summary["counts_by_status"].get("PRUNED", 0) == 0
 
     predicted = run_cli("predict", out / "model.joblib", data_dir / "prices.csv.gz")
     assert predicted.returncode == 0, predicted.stderr

@@ -130,6 +130,18 @@ def test_all_candidates_failing_raises_a_grouped_report(iris):
         EvoClassifier(**FAST, search_space=space).fit(X, y)
 
 
+def _failing_scorer(estimator, X, y):
+    raise RuntimeError("the scorer cannot reach its database")
+
+
+def test_a_search_whose_every_candidate_fails_the_same_way_stops_early(iris):
+    X, y = iris
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"(?s)All 10 candidate pipelines failed.*cannot reach its database"):
+        EvoClassifier(**{**FAST, "max_time": 600}, scoring=_failing_scorer).fit(X, y)
+    assert time.monotonic() - started < 60  # not the 600 s budget
+
+
 def test_failing_candidates_are_recorded_and_the_search_goes_on(iris):
     X, y = iris
     space = SearchSpace(
