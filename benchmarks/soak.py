@@ -195,7 +195,7 @@ def run(n_evals: int, max_time: float | None, n_workers: int, memory_limit: str,
             model = EvoClassifier(
                 max_time=max_time, max_evals=n_evals, max_eval_time=max_eval_time, cv=2,
                 population_size=population, client=client, checkpoint=str(journal), search_space=space,
-                random_state=random_state,
+                random_state=random_state, prune=False,  # pruning would turn expected OKs into PRUNED
             )
             rss_before = psutil.Process().memory_info().rss
             started, started_wall = time.monotonic(), time.time()
