@@ -238,12 +238,11 @@ class _EvoBase(BaseEstimator):
 
     def _refit(self, context: EvalContext):
         """The final model fitted on all rows: the ensemble if one was chosen, else the best pipeline."""
+        fit_params = {}
         if self.ensemble_:
             model = build_ensemble(self.ensemble_, context.random_state, self._task == "classification")
-            fit_params = {}
         else:
             model = compile_genome(self.best_genome_, context.random_state)
-            fit_params = {}
             if context.sample_weight is not None:
                 fit_params[f"{model.steps[-1][0]}__sample_weight"] = context.sample_weight
         with warnings.catch_warnings(), threadpool_limits(limits=1):
