@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
 
 from clusters import local_cluster
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # A background job of a non-interactive shell starts with SIGINT ignored, and Python then
+    # keeps it ignored (so do the processes the tests start). The Ctrl-C tests need it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
