@@ -37,6 +37,11 @@ class Member:
     predictions: np.ndarray
     index: int = 0
 
+    @property
+    def refit_seconds(self) -> float:
+        """Expected time to refit it on all rows."""
+        return _REFIT_FACTOR * self.fit_seconds
+
 
 class PredictionPool:
     """The out-of-fold predictions of the ``size`` best-scoring evaluations seen so far.
@@ -67,7 +72,7 @@ class PredictionPool:
             return
         # Ensembles mostly take the top few members; the caller checks the real choice again.
         likely = self.members()[:_LIKELY_MEMBERS]
-        self._refit_seconds = 1.0 + _REFIT_FACTOR * sum(m.fit_seconds for m in likely)
+        self._refit_seconds = 1.0 + sum(m.refit_seconds for m in likely)
 
     def members(self) -> list[Member]:
         """The pool, best score first (ties: earlier first)."""

@@ -219,7 +219,7 @@ class _EvoBase(BaseEstimator):
         if deadline is not None:
             # Leave out members whose refit alone could not finish in the time left.
             left = deadline - time.monotonic()
-            members = [m for m in members if 1.5 * m.fit_seconds < 0.5 * left]
+            members = [m for m in members if m.refit_seconds < 0.5 * left]
         if len(members) < 2:
             logger.info("ensemble=True: fewer than two pipelines with out-of-fold predictions fit the time left; "
                         "using the best single pipeline.")
@@ -230,7 +230,7 @@ class _EvoBase(BaseEstimator):
             logger.info("ensemble=True: no ensemble beat the best single pipeline out of fold (%.5g <= %.5g).",
                         score, self.best_score_)
             return None
-        if deadline is not None and 1.5 * sum(m.fit_seconds for m, _ in chosen) > deadline - time.monotonic():
+        if deadline is not None and sum(m.refit_seconds for m, _ in chosen) > deadline - time.monotonic():
             logger.info("ensemble=True: no time left to refit %d pipelines; using the best single one.", len(chosen))
             return None
         self.ensemble_score_ = score
