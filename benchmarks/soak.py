@@ -40,6 +40,7 @@ Usage::
     python benchmarks/soak.py --quick      # at most 300 evaluations or 120 s of search
     python benchmarks/soak.py --evals 3000 --workers 8
     python benchmarks/soak.py --quick --dump /tmp/soak   # + evaluations.csv, timeline.json
+    SOAK_DASK_LOG=INFO python benchmarks/soak.py --dump /tmp/soak   # + distributed's own logs
 """
 
 from __future__ import annotations
@@ -180,7 +181,9 @@ def run(n_evals: int, max_time: float | None, n_workers: int, memory_limit: str,
                         "classification", max_preprocessors=0)
     cluster = LocalCluster(
         n_workers=n_workers, threads_per_worker=1, memory_limit=memory_limit, host="127.0.0.1",
-        dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}, silence_logs=logging.ERROR,
+        dashboard_address=None, scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        # SOAK_DASK_LOG=INFO (or WARNING) shows distributed's own logs while debugging a run.
+        silence_logs=getattr(logging, os.environ.get("SOAK_DASK_LOG", "ERROR").upper()),
     )
     client = Client(cluster, set_as_default=False)
     stop = threading.Event()

@@ -137,3 +137,47 @@ def test_max_time_holds_on_the_embedded_cluster(data):
     assert elapsed < 20 + 2, elapsed
     assert (statuses == "CANCELLED").sum() >= 1 and (statuses == "TIMEOUT").sum() == 0
     assert model.stopped_because_ == "max_time"
+
+
+def test_nannies_closed_as_lost_are_started_again(data, caplog):
+    # A LocalCluster closes a nanny for good when, lost-worker-timeout after its worker died, no
+    # worker of its name is registered (the nanny is still restarting it). Made to happen on
+    # every death here (0.5 s, where a restart takes about 1 s): four deaths in a row would leave
+    # no worker at all, and the search must go on on the nannies the backend starts again.
+    import dask
+    from distributed import Client
+
+    X, y = data
+    cluster = local_cluster(2)
+    client = Client(cluster, set_as_default=False)
+    crashers = [f"ExitProcess(seconds={s})" for s in (0.0, 0.1)]
+    try:
+        with dask.config.set({"distributed.deploy.lost-worker-timeout": "0.5s"}), \
+                caplog.at_level("WARNING", logger="evopipe.backends.dask"):
+            model = EvoClassifier(
+                max_time=60, max_evals=4, cv=2, client=client, random_state=0,
+                search_space=_space(*crashers, "LogisticRegression(C=1.0)"),
+            ).fit(X, y)
+        statuses = _statuses(model)
+        assert [statuses[c] for c in crashers] == ["ERROR"] * 2, model.evaluations_[["pipeline", "status", "error"]]
+        assert list(statuses.values()).count("OK") == 2
+        assert "starting them again" in caplog.text  # the condition did happen
+        client.wait_for_workers(2, timeout=20)
+        assert len(cluster.workers) == 2
+    finally:
+        client.close()
+        cluster.close()
+
+
+def test_killing_a_worker_that_is_already_gone_is_not_an_error(dask_client):
+    # A hung candidate's worker can die of something else just before its time limit is
+    # enforced; both ways of killing it then raise KeyError, which used to end the search.
+    from evopipe.backends.dask import DaskBackend
+
+    backend = DaskBackend(client=dask_client, max_eval_time=3)
+    backend._connect()
+    try:
+        backend._kill_worker("tcp://127.0.0.1:9")
+    finally:
+        backend.close()
+    assert len(dask_client.nthreads()) == 2

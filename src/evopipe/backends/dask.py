@@ -12,6 +12,16 @@ workers in turn):
 - Any other death (``os._exit``, a segfault, a worker killed from outside) re-runs the
   candidate once; only a candidate that kills a second worker is recorded ERROR. Tasks that
   shared a worker restarted for a timeout are re-run without counting against them.
+
+Workers that do not come back: a ``LocalCluster`` (any ``SpecCluster``) closes a nanny for good
+when, ``distributed.deploy.lost-worker-timeout`` (15 s) after one of its workers died, no worker
+of that name is registered, which on a cluster whose workers die every few seconds happens
+sooner or later to every nanny (the worker is just restarting again). The nanny stays in the
+cluster's ``worker_spec``, so when the cluster object lives in this process the backend scales
+it back to its own spec (:meth:`DaskBackend._revive_workers`); a remote cluster must bring its
+workers back by itself, and re-scattering the data fails with a clear error if none is up for
+a minute. The same storms of deaths can strand an erred task inside ``as_completed``; the
+backend collects those itself (:meth:`DaskBackend._collect_undelivered`).
 """
 
 from __future__ import annotations
@@ -31,6 +41,8 @@ from urllib.parse import urlparse
 import dask
 from distributed import Client, LocalCluster, as_completed, get_worker
 from distributed.client import default_client
+from distributed.core import Status as DaskStatus
+from distributed.deploy import SpecCluster
 
 from evopipe.backends.base import Backend
 from evopipe.evaluation import EvalContext, Evaluation, Status, evaluate
@@ -45,6 +57,9 @@ _GRACE_SECONDS = 1.0
 _POLL_SECONDS = 0.5
 _MAX_ATTEMPTS = 4
 _SCATTER_PATIENCE = 60.0
+# How often wait() checks that the in-process cluster still has all its nannies, and looks for
+# erred tasks as_completed did not deliver; such a task is collected after this long.
+_HOUSEKEEPING_SECONDS = 2.0
 _STARTED_TOPIC = "evopipe-task-started"
 _THREADS_CAPPED: list[int] = []
 
@@ -156,6 +171,11 @@ class DaskBackend(Backend):
         self._run_token = uuid.uuid4().hex[:6]
         self._topic = f"{_STARTED_TOPIC}-{self._run_token}"
         self._restarts = 0
+        self._housekept_at = 0.0
+        # Task key -> when wait() first saw its future erred but not yet delivered.
+        self._undelivered: dict[str, float] = {}
+        # Nanny name -> when this backend asked the cluster to start it again.
+        self._reviving: dict[Any, float] = {}
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -205,6 +225,29 @@ class DaskBackend(Backend):
         """Workers restarted to stop a candidate past ``max_eval_time``."""
         return self._restarts
 
+    def _revive_workers(self) -> None:
+        """Relaunch the nannies an in-process ``SpecCluster`` closed as lost.
+
+        ``SpecCluster`` closes a nanny (and drops it from ``cluster.workers``, keeping it in
+        ``worker_spec``) when ``lost-worker-timeout`` after a worker death no worker of its name
+        is registered; under a stream of crashes that catches a nanny between two restarts, and
+        without this the cluster shrinks to zero workers. ``scale`` to the spec's own size
+        starts the missing ones (it runs on the cluster's loop and returns at once). Nothing to
+        do for a cluster in another process: it has to keep its workers alive by itself.
+        """
+        now = time.monotonic()
+        cluster = self._cluster or getattr(self.client, "cluster", None)
+        if not isinstance(cluster, SpecCluster) or cluster.status != DaskStatus.running:
+            return
+        missing = set(cluster.worker_spec) - set(cluster.workers)
+        # A relaunched nanny joins cluster.workers only once it is up (a second or more): ask
+        # once per nanny, and again only if it is still missing half a minute later.
+        self._reviving = {name: t for name, t in self._reviving.items() if name in missing and now - t < 30}
+        if new := missing - set(self._reviving):
+            logger.warning("The cluster closed nannies %s as lost; starting them again.", sorted(new, key=str))
+            self._reviving.update(dict.fromkeys(new, now))
+            cluster.scale(len(cluster.worker_spec))
+
     def start(self, context: EvalContext) -> None:
         """Connect (or start the embedded cluster) and send the data to every worker once."""
         self._connect()
@@ -226,11 +269,18 @@ class DaskBackend(Backend):
         # broadcast can also hit a worker that is being removed. Both pass within seconds.
         give_up = time.monotonic() + _SCATTER_PATIENCE
         while True:
+            # Ask the scheduler itself: a LocalCluster client's wait_for_workers goes through
+            # the cluster object's own view and was seen waiting minutes in the soak.
+            if not self.client.nthreads():
+                self._revive_workers()
+                if time.monotonic() >= give_up:
+                    raise TimeoutError(
+                        f"No worker of the Dask cluster at {self.client.scheduler.address} came back within "
+                        f"{_SCATTER_PATIENCE:g} s (a cluster in another process must restart its workers itself)."
+                    )
+                time.sleep(0.5)
+                continue
             try:
-                # Ask the scheduler itself: a LocalCluster client's wait_for_workers goes through
-                # the cluster object's own view and was seen waiting minutes in the soak.
-                if not self.client.nthreads():
-                    raise TimeoutError("no worker is up")
                 self._context_future = self.client.scatter(self._context, broadcast=True, hash=False, timeout=10)
                 return
             except (KeyError, OSError) as exc:  # OSError includes TimeoutError ("No valid workers found")
@@ -260,6 +310,10 @@ class DaskBackend(Backend):
         """Wait for finished tasks, enforcing ``max_eval_time`` while waiting."""
         give_up = None if timeout is None else time.monotonic() + timeout
         while self._tasks or self._ready:
+            if time.monotonic() - self._housekept_at > _HOUSEKEEPING_SECONDS:
+                self._housekept_at = time.monotonic()
+                self._revive_workers()
+                self._ready += self._collect_undelivered()
             self._enforce_time_limits()
             if self._ready:
                 finished, self._ready = self._ready, []
@@ -278,6 +332,32 @@ class DaskBackend(Backend):
             if give_up is not None and time.monotonic() >= give_up:
                 break
         return []
+
+    def _collect_undelivered(self) -> list[tuple[int, Evaluation]]:
+        """Collect tasks that erred but that ``as_completed`` will never deliver.
+
+        ``as_completed(with_results=True)`` fetches a finished task's result. If the worker
+        holding it dies first, the scheduler recomputes the task; when that fails (its worker
+        dies too, or the scattered data is gone) the fetch raises inside ``as_completed``, whose
+        tracking coroutine ends without queueing the future (seen in the soak: the search then
+        waited forever for its last tasks). Such a future is erred for all to see, so collect it
+        here once it has been erred and undelivered for a while; should ``as_completed`` deliver
+        it after all, :meth:`_collect` finds no task for it and ignores it.
+        """
+        now = time.monotonic()
+        erred = [key for key, task in self._tasks.items() if task["future"].status == "error"]
+        self._undelivered = {key: self._undelivered.get(key, now) for key in erred}
+        finished = []
+        for key in erred:
+            if now - self._undelivered[key] < _HOUSEKEEPING_SECONDS:
+                continue
+            del self._undelivered[key]
+            future = self._tasks[key]["future"]
+            exc = future.exception(timeout=10)
+            logger.info("Collecting %s, erred (%r) but not delivered by as_completed.", key, exc)
+            if r := self._collect(future, (type(exc), exc, future.traceback(timeout=10))):
+                finished.append(r)
+        return finished
 
     def _collect(self, future, result) -> tuple[int, Evaluation] | None:
         task = self._tasks.pop(future.key, None)
@@ -363,7 +443,10 @@ class DaskBackend(Backend):
         if not self.max_eval_time:
             return
         now, limit = time.monotonic(), self.max_eval_time + _GRACE_SECONDS
-        late = [(k, w, now - t) for k, (w, t) in list(self._started.items()) if k in self._tasks and now - t > limit]
+        # A task whose future is done already ended (its worker may have died under it, e.g. by
+        # os._exit): its result or KilledWorker waits to be collected and says what happened.
+        late = [(k, w, now - t) for k, (w, t) in list(self._started.items())
+                if k in self._tasks and now - t > limit and not self._tasks[k]["future"].done()]
         for key, worker, elapsed in late:
             task = self._tasks.pop(key)  # its KilledWorker will find no task and be ignored
             self._started.pop(key, None)
@@ -383,8 +466,16 @@ class DaskBackend(Backend):
         try:
             self.client.run(_kill_worker_process, workers=[worker], nanny=True)
         except Exception as exc:
-            logger.warning("Could not kill worker %s through its nanny (%s); restarting it instead.", worker, exc)
-            self.client.restart_workers([worker], raise_for_error=False)
+            if worker not in self.client.nthreads():
+                # Gone already (both calls raise KeyError for a worker the scheduler removed):
+                # the hung task went with it.
+                logger.info("Worker %s was gone before it could be killed.", worker)
+                return
+            logger.warning("Could not kill worker %s through its nanny (%r); restarting it instead.", worker, exc)
+            try:
+                self.client.restart_workers([worker], raise_for_error=False)
+            except Exception as exc2:  # it may still vanish in between: never end the search for it
+                logger.warning("Could not restart worker %s either (%r).", worker, exc2)
 
     # -- stopping ---------------------------------------------------------------------------
     def cancel(self) -> list[int]:
