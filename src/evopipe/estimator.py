@@ -306,6 +306,8 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
         An integer gives shuffled stratified K-fold (group K-fold with ``groups``).
     max_eval_time : float or str, optional
         Limit for one candidate. On Dask the worker running a candidate past it is restarted.
+        Without it (and with ``prune``), a candidate stops (TIMEOUT) once its remaining folds,
+        at the pace of those done, would take it past a third of ``max_time``.
     client : distributed.Client or str, optional
         Dask client or scheduler address. Default: an active default client, else an embedded
         ``LocalCluster`` of ``n_jobs`` single-threaded workers.
@@ -321,10 +323,14 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
         pipeline prefixes and their transformed folds, reused by later candidates that start
         with the same steps; 0 or None disables it. Cached or not, scores are the same.
     prune : bool, default=True
-        Early pruning. Once the population is full, a new candidate whose mean score over its
-        first folds is below the population's median over the same folds stops there
-        (status ``PRUNED``; the folds done are kept). Pruned candidates count as evaluated,
-        are never bred again and never become the best pipeline.
+        Early pruning (status ``PRUNED``). Successive halving on large data (when a quarter of
+        the first fold's training rows is at least 1000 rows): each candidate is first fitted
+        on that quarter and scored on the fold's test rows (``screen_score``), and goes on to
+        the full cross-validation only if that score is in the best third of the screening
+        scores so far. And once the population is full, a candidate whose mean score over its
+        first folds is below the population's median over the same folds stops there (the
+        folds done are kept). Pruned candidates count as evaluated, are never bred again and
+        never become the best pipeline.
     ensemble : bool, default=False
         After the search, greedily select a weighted ensemble (Caruana et al. 2004) of the 20
         best pipelines from their out-of-fold predictions, and use it if it beats the best

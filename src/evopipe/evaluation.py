@@ -22,7 +22,7 @@ from evopipe.cache import PrefixState, process_cache
 from evopipe.compile import build, pipeline_steps
 from evopipe.genome import Genome
 
-__all__ = ["EvalContext", "Evaluation", "Status", "evaluate", "take_rows"]
+__all__ = ["EvalContext", "Evaluation", "PruneBars", "Status", "evaluate", "take_rows"]
 
 MAX_ERROR_CHARS = 2000
 
@@ -61,6 +61,9 @@ class EvalContext:
     keep_predictions : {"", "predict_proba", "predict"}
         Also return each candidate's out-of-fold predictions (for the final ensemble):
         class probabilities or predicted values. "" (default) keeps none.
+    screen_fold : tuple of (train_indices, test_indices), optional
+        The screening split of successive halving: a subsample of the first fold's training
+        rows and that fold's test rows. None when the data is too small for it to pay off.
     """
 
     X: Any
@@ -72,6 +75,30 @@ class EvalContext:
     data_token: str = ""
     cache_bytes: int = 0
     keep_predictions: str = ""
+    screen_fold: tuple | None = None
+
+
+@dataclass(frozen=True)
+class PruneBars:
+    """The bars a candidate must clear to go on being evaluated (early pruning).
+
+    Parameters
+    ----------
+    screen : float or None
+        Bar for the score on the context's screening split, which is fitted before any
+        fold. None: no screening. NaN: screen (to record the score) but prune nobody.
+    folds : tuple of float
+        ``folds[k - 1]`` is the bar for the mean score of the first ``k`` folds; NaN or a
+        shorter tuple means no bar.
+    max_seconds : float or None
+        Pace limit: stop (status TIMEOUT) once the time spent plus the remaining folds, at
+        the pace of the folds done (before any: of the screening fit), would pass it. Unlike
+        the time limit of :func:`evaluate`, no backend enforces it mid-fold.
+    """
+
+    screen: float | None = None
+    folds: tuple = ()
+    max_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +109,7 @@ class Evaluation:
     ``fit_seconds`` is the mean time to fit the pipeline on one fold (used to budget refits).
     ``step_fits`` counts the steps fitted over all folds (front step and final estimator
     included); ``steps_reused`` the fitted steps taken from the prefix cache instead.
+    ``screen_score`` is the score on the screening split (NaN when not screened).
     ``extra`` carries side data to the driver that is not part of the record, such as
     ``extra["predictions"]`` (out-of-fold predictions when the context asks for them); its
     reader removes it, so finished records do not pin those arrays in memory.
@@ -100,6 +128,7 @@ class Evaluation:
     started: float = 0.0
     step_fits: int = 0
     steps_reused: int = 0
+    screen_score: float = float("nan")
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -181,7 +210,7 @@ def _fit_prefix(steps: list, context: EvalContext, fold: int, X_train, y_train, 
     return X_train, X_test, len(steps) - reused, reused
 
 
-def _score_fold(genome: Genome, context: EvalContext, fold: int, train: np.ndarray, test: np.ndarray) -> _FoldOutcome:
+def _score_fold(genome: Genome, context: EvalContext, fold: int | str, train: np.ndarray, test: np.ndarray) -> _FoldOutcome:
     steps = pipeline_steps(genome, context.random_state)
     y_train, y_test = take_rows(context.y, train), take_rows(context.y, test)
     started = time.perf_counter()
@@ -211,14 +240,25 @@ def _out_of_fold(outcomes: list[_FoldOutcome], folds: tuple, n_rows: int) -> np.
     return out
 
 
-def _pruned(scores: list[float], prune_below: tuple | None) -> bool:
+def _pruned(scores: list[float], bars: tuple) -> bool:
     """Whether the mean of the folds so far is below the bar for that many folds."""
     k = len(scores)
-    return bool(prune_below) and 0 < k <= len(prune_below) and float(np.mean(scores)) < prune_below[k - 1]
+    return 0 < k <= len(bars) and float(np.mean(scores)) < bars[k - 1]
+
+
+def _optimistic_folds_seconds(screened: _FoldOutcome | None, context: EvalContext) -> float:
+    """A low estimate of the cross-validation's time from the screening fit (0 without one).
+
+    A fold fits on more rows than the screening subsample, so it takes at least as long, even
+    for models whose cost grows far less than linearly with rows (boosting's per-iteration work).
+    """
+    if screened is None:
+        return 0.0
+    return screened.fit_seconds * len(context.folds)
 
 
 def evaluate(
-    genome: Genome, context: EvalContext, time_limit: float | None = None, prune_below: tuple | None = None
+    genome: Genome, context: EvalContext, time_limit: float | None = None, prune_below: PruneBars | None = None
 ) -> Evaluation:
     """Cross-validate ``genome`` on the context's folds.
 
@@ -227,12 +267,15 @@ def evaluate(
     genome : Genome
     context : EvalContext
     time_limit : float, optional
-        Soft limit in seconds, checked between folds: a fold is not started when the time
-        already spent, or the expected time of one more fold, would pass it (status TIMEOUT).
-    prune_below : tuple of float, optional
-        Early pruning: ``prune_below[k - 1]`` is the bar for the mean score of the first ``k``
-        folds. A candidate below it stops there (status PRUNED, the folds done are kept);
-        NaN or a shorter tuple means no bar.
+        Soft limit in seconds, checked between folds: no fold is started once the time spent,
+        or the time spent plus the remaining folds at the pace of the folds done, passes it
+        (status TIMEOUT).
+    prune_below : PruneBars, optional
+        Early pruning (successive halving). With a ``screen`` bar and a context that has a
+        screening split, the pipeline is first fitted on that subsample; below the bar it
+        stops there. Then after each fold, a mean below that fold's bar stops it. A stopped
+        candidate gets status PRUNED with the folds done (and the screening score) kept. Its
+        ``max_seconds`` is checked like ``time_limit``.
 
     Returns
     -------
@@ -241,37 +284,52 @@ def evaluate(
         ``MemoryError`` becomes ``Status.MEMORY``.
     """
     started_wall, started = time.time(), time.perf_counter()
+    bars = prune_below or PruneBars()
     scores: list[float] = []
     outcomes: list[_FoldOutcome] = []
-    step_fits = steps_reused = 0
+    screened: _FoldOutcome | None = None
     status, error = Status.OK, ""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            for fold, (train, test) in enumerate(context.folds):
-                elapsed = time.perf_counter() - started
-                per_fold = elapsed / len(scores) if scores else 0.0
-                if time_limit is not None and elapsed + per_fold > time_limit:
+            if bars.screen is not None and context.screen_fold is not None:
+                screened = _score_fold(genome, context, "screen", *context.screen_fold)
+                if screened.score < bars.screen:
+                    status, error = Status.PRUNED, (
+                        f"Pruned on the screening subsample ({len(context.screen_fold[0])} training rows): "
+                        f"score {screened.score:.5g} < {bars.screen:.5g}."
+                    )
+            folds_started = time.perf_counter()
+            for fold, (train, test) in enumerate(context.folds if status is Status.OK else ()):
+                now = time.perf_counter()
+                # The folds to go, at the pace of those done: a candidate stops as soon as they
+                # cannot all fit, since one that runs out of time scores nothing.
+                if scores:
+                    to_go = (now - folds_started) / len(scores) * (len(context.folds) - len(scores))
+                else:
+                    to_go = _optimistic_folds_seconds(screened, context)
+                over = [(limit, why) for limit, why in ((time_limit, "time limit"), (bars.max_seconds, "pace limit"))
+                        if limit is not None and now - started + to_go > limit]
+                if over:
                     status, error = Status.TIMEOUT, (
-                        f"Stopped after {len(scores)} of {len(context.folds)} folds: another fold would pass "
-                        f"the time limit of {time_limit:.3g} s."
+                        f"Stopped after {len(scores)} of {len(context.folds)} folds: at this pace the rest "
+                        f"would pass the {over[0][1]} of {over[0][0]:.3g} s."
                     )
                     break
                 outcome = _score_fold(genome, context, fold, train, test)
                 scores.append(outcome.score)
                 outcomes.append(outcome)
-                step_fits += outcome.step_fits
-                steps_reused += outcome.steps_reused
-                if len(scores) < len(context.folds) and _pruned(scores, prune_below):
+                if len(scores) < len(context.folds) and _pruned(scores, bars.folds):
                     status, error = Status.PRUNED, (
                         f"Pruned after {len(scores)} of {len(context.folds)} folds: mean {np.mean(scores):.5g} "
-                        f"< {prune_below[len(scores) - 1]:.5g}."
+                        f"< {bars.folds[len(scores) - 1]:.5g}."
                     )
                     break
         except MemoryError as exc:
             status, error = Status.MEMORY, _error_text(exc)
         except Exception as exc:  # a candidate's failure is data, whatever it is
             status, error = Status.ERROR, _error_text(exc)
+    fitted = outcomes + ([screened] if screened is not None else [])
     first_warning = f"{caught[0].category.__name__}: {caught[0].message}"[:300] if caught else ""
     predictions = _out_of_fold(outcomes, context.folds, len(context.y)) if status is Status.OK else None
     return Evaluation(
@@ -285,7 +343,8 @@ def evaluate(
         n_warnings=len(caught),
         warning=first_warning,
         started=started_wall,
-        step_fits=step_fits,
-        steps_reused=steps_reused,
+        step_fits=sum(o.step_fits for o in fitted),
+        steps_reused=sum(o.steps_reused for o in fitted),
+        screen_score=screened.score if screened is not None else float("nan"),
         extra={} if predictions is None else {"predictions": predictions},
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evopipe.evaluation import Evaluation
+from evopipe.evaluation import Evaluation, PruneBars
 from evopipe.genome import Genome
 from evopipe.selection import crowding_distance, non_dominated_ranks, select_survivors, tournament
 from evopipe.space import SearchSpace
@@ -21,6 +21,12 @@ from evopipe.variation import vary
 __all__ = ["Candidate", "Evolver"]
 
 _MAX_TRIES = 50
+
+# Successive halving's screening: a candidate goes on to the full cross-validation when its
+# screening score is in the best third of all screening scores so far (the usual halving rate
+# of 3), once there are enough of them for that third to mean something.
+SCREEN_KEEP = 1 / 3
+SCREEN_MIN_RESULTS = 6
 
 
 def _rank_key(record: tuple) -> tuple:
@@ -73,7 +79,9 @@ class Evolver:
         # Ranks and crowding of the population for parent tournaments, kept until the next tell
         # changes the population: generational mode asks a whole generation from one population.
         self._parent_stats: tuple[np.ndarray, np.ndarray] | None = None
-        self._prune_bars: tuple | None = None
+        self._fold_bars: tuple | None = None
+        self._screen_scores: list[float] = []
+        self._screen_bar: float | None = None
 
     @property
     def n_asked(self) -> int:
@@ -99,10 +107,13 @@ class Evolver:
         """Record finished evaluations; successful ones compete for the population."""
         for candidate, evaluation in results:
             self.results[candidate.genome.key] = (candidate, evaluation)
+            if np.isfinite(evaluation.screen_score):
+                self._screen_scores.append(evaluation.screen_score)
+                self._screen_bar = None
             if evaluation.ok:
                 self.population.append((candidate, evaluation))
                 self._population_objectives.append(_objective_row(candidate, evaluation))
-                self._parent_stats = self._prune_bars = None
+                self._parent_stats = self._fold_bars = None
                 if self._best is None or _rank_key((candidate, evaluation)) < _rank_key(self._best):
                     self._best = (candidate, evaluation)
         if len(self.population) > self.population_size:
@@ -122,23 +133,51 @@ class Evolver:
         """Never propose these genomes (e.g. already evaluated in a resumed run)."""
         self._proposed.update(keys)
 
-    def prune_bars(self, n_folds: int) -> tuple | None:
-        """Early-pruning bars for a new candidate: ``bars[k - 1]`` for the mean of its first ``k`` folds.
+    def prune_bars(self, n_folds: int, screen: bool = False) -> PruneBars | None:
+        """Early-pruning bars for a new candidate (see :class:`evopipe.evaluation.PruneBars`).
 
-        A candidate can only take a place in a full population from its members, so once the
-        population is full each bar is the median, over the members, of their own mean score on
-        the same first ``k`` folds (a paired comparison: the folds are the same for everyone).
-        None while the population is not full (every finished candidate still gets in).
+        Parameters
+        ----------
+        n_folds : int
+            Folds of the cross-validation.
+        screen : bool, default=False
+            Whether candidates are screened on a subsample first (successive halving).
+
+        Returns
+        -------
+        PruneBars or None
+            ``screen``: the ``1 - SCREEN_KEEP`` quantile of every screening score so far (NaN,
+            i.e. screen but keep, until there are ``SCREEN_MIN_RESULTS`` of them). ``folds``:
+            a candidate can only take a place in a full population from its members, so once
+            the population is full the bar for the first ``k`` folds is the median, over the
+            members, of their own mean score on the same ``k`` folds (a paired comparison: the
+            folds are the same for everyone); empty while the population is not full. None
+            when there is nothing to prune on.
         """
-        if len(self.population) < self.population_size or n_folds < 2:
+        folds = self._population_fold_bars(n_folds)
+        screen_bar = self._screening_bar() if screen else None
+        if screen_bar is None and not folds:
             return None
-        if self._prune_bars is None or len(self._prune_bars) != n_folds - 1:
+        return PruneBars(screen=screen_bar, folds=folds)
+
+    def _screening_bar(self) -> float:
+        if self._screen_bar is None:
+            scores = self._screen_scores
+            self._screen_bar = (
+                float(np.quantile(scores, 1 - SCREEN_KEEP)) if len(scores) >= SCREEN_MIN_RESULTS else float("nan")
+            )
+        return self._screen_bar
+
+    def _population_fold_bars(self, n_folds: int) -> tuple:
+        if len(self.population) < self.population_size or n_folds < 2:
+            return ()
+        if self._fold_bars is None or len(self._fold_bars) != n_folds - 1:
             scores = np.array([e.fold_scores for _, e in self.population], dtype=float)
             if scores.ndim != 2 or scores.shape[1] != n_folds:
-                return None
+                return ()
             partial_means = np.cumsum(scores, axis=1)[:, :-1] / np.arange(1, n_folds)
-            self._prune_bars = tuple(float(v) for v in np.median(partial_means, axis=0))
-        return self._prune_bars
+            self._fold_bars = tuple(float(v) for v in np.median(partial_means, axis=0))
+        return self._fold_bars
 
     def pareto_front(self) -> list[tuple[Candidate, Evaluation]]:
         """Non-dominated evaluations among all successful ones, best score first."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ def _record_to_json(record: Record) -> dict:
         "seconds": e.seconds, "fit_seconds": e.fit_seconds, "n_warnings": e.n_warnings, "warning": e.warning,
         "worker": e.worker, "started": e.started, "finished_at": record.finished_at,
         "step_fits": e.step_fits, "steps_reused": e.steps_reused,
+        "screen_score": e.screen_score if math.isfinite(e.screen_score) else None,
     }
 
 
@@ -59,6 +61,8 @@ def _record_from_json(data: dict) -> Record:
         seconds=data["seconds"], fit_seconds=data["fit_seconds"], n_warnings=data["n_warnings"],
         warning=data["warning"], worker=data["worker"], started=data["started"],
         step_fits=data["step_fits"], steps_reused=data["steps_reused"],
+        # Absent from journals written before screening existed.
+        screen_score=float("nan") if data.get("screen_score") is None else data["screen_score"],
     )
     return Record(candidate, evaluation, data["finished_at"])
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from evopipe.backends.base import Backend
-from evopipe.evaluation import EvalContext, Evaluation, Status
+from evopipe.evaluation import EvalContext, Evaluation, PruneBars, Status
 from evopipe.evolver import Candidate, Evolver
 
 __all__ = ["Budget", "Record", "SearchResult", "run_search"]
@@ -33,6 +33,11 @@ MODES = ("async", "generational")
 # the rest of the budget would only repeat it.
 _SAME_FAILURE_RESULTS = 10
 _SAME_FAILURE_ESTIMATORS = 3
+
+# With pruning on and no max_eval_time, a candidate stops once it is on course to take more
+# than this share of max_time: one pipeline that slow leaves the search no time to improve on
+# it, and on large data a few of them would eat a short budget.
+PACE_SHARE = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,10 @@ class SearchResult:
 class _Run:
     """State of one run of :func:`run_search`."""
 
-    def __init__(self, evolver, backend, budget, mode, on_record, clock, prune_folds, refit_seconds):
+    def __init__(self, evolver, backend, budget, mode, on_record, clock, prune_folds, screen, refit_seconds):
         self.evolver, self.backend, self.budget, self.mode = evolver, backend, budget, mode
         self.on_record, self.clock = on_record, clock
-        self.prune_folds, self.refit_seconds = prune_folds, refit_seconds
+        self.prune_folds, self.screen, self.refit_seconds = prune_folds, screen, refit_seconds
         self.start = clock()
         self.in_flight: dict[int, Candidate] = {}
         # Candidates whose time limit is the search's deadline rather than max_eval_time.
@@ -120,7 +125,7 @@ class _Run:
         if want <= 0:
             return True
         candidates = self.evolver.ask(want)
-        bars = self.evolver.prune_bars(self.prune_folds) if self.prune_folds else None
+        bars = self._prune_bars()
         for candidate in candidates:
             limit, by_deadline = self._time_limit()
             self.backend.submit(candidate.index, candidate.genome, limit, bars)
@@ -129,6 +134,14 @@ class _Run:
                 self.deadline_bound.add(candidate.index)
             self.n_submitted += 1
         return bool(candidates)
+
+    def _prune_bars(self) -> PruneBars | None:
+        if not self.prune_folds:
+            return None
+        bars = self.evolver.prune_bars(self.prune_folds, self.screen)
+        if self.budget.max_eval_time is None and self.budget.max_time is not None:
+            bars = replace(bars or PruneBars(), max_seconds=PACE_SHARE * self.budget.max_time)
+        return bars
 
     def _time_limit(self) -> tuple[float | None, bool]:
         """The candidate's time limit, and whether it is the search's deadline (not max_eval_time)."""
@@ -236,9 +249,12 @@ def run_search(
     clock : callable
         Monotonic seconds.
     prune : bool, default=False
-        Early pruning: once the population is full, a candidate whose first folds score below
-        the population's median on the same folds stops there (``Status.PRUNED``); see
-        :meth:`Evolver.prune_bars`.
+        Early pruning (``Status.PRUNED``), see :meth:`Evolver.prune_bars`: successive halving
+        (when the context has a screening split, a candidate is first fitted on that subsample
+        and goes on only if it scores in the best third so far), and once the population is
+        full, a candidate whose first folds score below the population's median on the same
+        folds stops there. Without ``budget.max_eval_time``, a candidate on course to take more
+        than ``PACE_SHARE`` of ``budget.max_time`` also stops (TIMEOUT).
     refit_seconds : callable, optional
         Returns the seconds the caller needs after the search (the final refit); kept free at
         the end of ``budget.max_time`` (at most a fifth of it). Default: twice the best
@@ -252,7 +268,8 @@ def run_search(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}.")
-    run = _Run(evolver, backend, budget, mode, on_record, clock, len(context.folds) if prune else 0, refit_seconds)
+    screen = prune and context.screen_fold is not None
+    run = _Run(evolver, backend, budget, mode, on_record, clock, len(context.folds) if prune else 0, screen, refit_seconds)
     backend.start(context)
     waited = 0.0
     try:

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 COLUMNS = [
     "candidate", "pipeline", "key", "status", "score", "fold_scores", "complexity", "error", "seconds",
     "fit_seconds", "worker", "parents", "variation", "n_warnings", "warning", "step_fits", "steps_reused",
-    "finished_at",
+    "screen_score", "finished_at",
 ]
 
 
@@ -28,7 +28,8 @@ def evaluations_frame(records: list) -> pd.DataFrame:
     ``seconds`` (whole evaluation), ``fit_seconds`` (mean per fold), ``worker``, ``parents``
     (keys), ``variation``, ``n_warnings`` (warnings raised inside the fits), ``warning`` (the
     first of them), ``step_fits`` / ``steps_reused`` (pipeline steps fitted over all folds /
-    taken fitted from the prefix cache), ``finished_at`` (seconds since the search started).
+    taken fitted from the prefix cache), ``screen_score`` (score on the successive-halving
+    screening subsample, NaN when not screened), ``finished_at`` (seconds since the search started).
     """
     rows = [
         {
@@ -49,6 +50,7 @@ def evaluations_frame(records: list) -> pd.DataFrame:
             "warning": r.evaluation.warning,
             "step_fits": r.evaluation.step_fits,
             "steps_reused": r.evaluation.steps_reused,
+            "screen_score": r.evaluation.screen_score,
             "finished_at": r.finished_at,
         }
         for r in records

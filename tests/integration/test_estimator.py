@@ -270,6 +270,26 @@ def test_pruned_candidates_count_as_evaluated_and_never_win(cancer):
     assert (unpruned.evaluations_["status"] == "OK").all()
 
 
+def test_on_large_data_weak_candidates_are_screened_out_on_a_subsample():
+    from sklearn.datasets import make_classification
+
+    # 4 folds of 5400 rows: the first fold trains on 4050, so the screening subsample has 1012 rows.
+    X, y = make_classification(n_samples=5400, n_features=8, random_state=0)
+    model = EvoClassifier(**{**FAST, "max_time": None, "cv": 4}, max_evals=30, search_space=CACHE_SPACE).fit(X, y)
+    frame = model.evaluations_
+    failed = frame["status"] == "ERROR"  # e.g. PCA(n_components=10) of 8 features fails on the subsample too
+    assert frame.loc[~failed, "screen_score"].notna().all()  # everyone is screened, seeds included
+    screened_out = frame[frame["error"].str.contains("screening subsample")]
+    assert len(screened_out) > 0 and (screened_out["status"] == "PRUNED").all()
+    assert all(len(folds) == 0 for folds in screened_out["fold_scores"])
+    # Each was below the best third of the screening scores finished before it was submitted.
+    assert screened_out["screen_score"].max() < frame["screen_score"].max()
+    assert model.best_genome_.key not in set(screened_out["key"])
+    unpruned = EvoClassifier(**{**FAST, "max_time": None, "cv": 4}, max_evals=10, search_space=CACHE_SPACE,
+                             prune=False).fit(X, y)
+    assert unpruned.evaluations_["screen_score"].isna().all()
+
+
 def test_ensemble_is_chosen_refit_and_exported(iris):
     X, y = iris
     model = EvoClassifier(**{**FAST, "max_time": None}, max_evals=30, ensemble=True, search_space=CACHE_SPACE)

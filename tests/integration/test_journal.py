@@ -51,6 +51,17 @@ def test_journal_records_every_evaluation_and_resume_skips_them(tmp_path, iris):
     assert resumed.best_score_ >= first.best_score_
 
 
+def test_resume_keeps_the_screening_scores_successive_halving_ranks_by(tmp_path):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=5400, n_features=8, random_state=0)  # large enough to screen
+    path = tmp_path / "run.jsonl"
+    first = _model(path, 8, cv=4).fit(X, y).evaluations_
+    assert first["screen_score"].notna().any()
+    resumed = _model(path, 12, cv=4).fit(X, y).evaluations_
+    np.testing.assert_array_equal(resumed["screen_score"][:8], first["screen_score"])
+
+
 def test_a_torn_last_line_is_dropped_and_overwritten(tmp_path, iris, caplog):
     X, y = iris
     path = tmp_path / "run.jsonl"

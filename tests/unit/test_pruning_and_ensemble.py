@@ -1,18 +1,19 @@
-"""Early pruning between folds, out-of-fold predictions, and greedy ensemble selection."""
+"""Early pruning (screening on a subsample, bars between folds), out-of-fold predictions, and
+greedy ensemble selection."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer, load_diabetes
+from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import cross_val_predict
 
 from evopipe.compile import compile_genome
-from evopipe.context import build_context
+from evopipe.context import SCREEN_FRACTION, SCREEN_MIN_ROWS, build_context
 from evopipe.ensemble import Member, PredictionPool, build_ensemble, select_ensemble
-from evopipe.evaluation import Evaluation, Status, evaluate
-from evopipe.evolver import Candidate, Evolver
+from evopipe.evaluation import Evaluation, PruneBars, Status, evaluate
+from evopipe.evolver import SCREEN_KEEP, SCREEN_MIN_RESULTS, Candidate, Evolver
 from evopipe.genome import parse_genome
 from evopipe.space import SearchSpace
 
@@ -30,12 +31,12 @@ def test_a_candidate_below_the_bar_is_pruned_after_that_fold(cancer_context):
     full = evaluate(parse_genome(STUMP), cancer_context)
     assert full.ok and len(full.fold_scores) == 4
     bar = full.fold_scores[0] + 1e-9  # just above its first fold
-    pruned = evaluate(parse_genome(STUMP), cancer_context, prune_below=(bar, 0.0, 0.0))
+    pruned = evaluate(parse_genome(STUMP), cancer_context, prune_below=PruneBars(folds=(bar, 0.0, 0.0)))
     assert pruned.status is Status.PRUNED and not pruned.ok
     assert pruned.fold_scores == full.fold_scores[:1]  # the fold done is kept
     assert np.isnan(pruned.score) and "Pruned after 1 of 4 folds" in pruned.error
     # Bars it clears (and NaN bars) leave the evaluation untouched.
-    kept = evaluate(parse_genome(STUMP), cancer_context, prune_below=(0.0, np.nan, 0.0))
+    kept = evaluate(parse_genome(STUMP), cancer_context, prune_below=PruneBars(folds=(0.0, np.nan, 0.0)))
     assert kept.ok and kept.fold_scores == full.fold_scores
 
 
@@ -47,11 +48,79 @@ def test_prune_bars_are_the_population_median_of_partial_means_once_it_is_full()
     asked = evolver.ask(3)
     evolver.tell([(asked[0], Evaluation(asked[0].genome.key, Status.OK, folds[0], score=0.7))])
     assert evolver.prune_bars(3) is None  # not full: every finished candidate gets in
+    assert evolver.prune_bars(3, screen=True).folds == ()
     evolver.tell([(c, Evaluation(c.genome.key, Status.OK, f, score=float(np.mean(f))))
                   for c, f in zip(asked[1:], folds[1:], strict=True)])
     # After 1 fold: median(0.5, 0.6, 0.9); after 2: median(0.6, 0.6, 0.7).
-    assert evolver.prune_bars(3) == pytest.approx((0.6, 0.6))
+    assert evolver.prune_bars(3).folds == pytest.approx((0.6, 0.6))
+    assert evolver.prune_bars(3).screen is None  # no screening asked for
     assert evolver.prune_bars(1) is None
+
+
+@pytest.fixture(scope="module")
+def large_context():
+    # Just large enough for a screening split: a quarter of the first fold's training rows.
+    X, y = make_classification(n_samples=5400, n_features=8, weights=[0.7, 0.3], random_state=0)
+    return build_context(X, y, 4, None, None, None, True, 0)
+
+
+def test_the_screening_split_is_a_stratified_quarter_of_the_first_training_fold(large_context, cancer_context):
+    assert cancer_context.screen_fold is None  # too small to pay off
+    (train, test), y = large_context.folds[0], large_context.y
+    subset, screen_test = large_context.screen_fold
+    assert len(subset) == int(len(train) * SCREEN_FRACTION) >= SCREEN_MIN_ROWS
+    assert set(subset) <= set(train) and np.array_equal(screen_test, test)
+    assert np.mean(y[subset]) == pytest.approx(np.mean(y[train]), abs=0.002)
+    again = build_context(large_context.X, y, 4, None, None, None, True, 0).screen_fold[0]
+    assert np.array_equal(again, subset)  # part of the run's reproducible state
+
+
+def test_screening_prunes_before_any_fold_and_otherwise_changes_no_score(large_context):
+    from sklearn.tree import DecisionTreeClassifier
+
+    genome = parse_genome(STUMP)
+    full = evaluate(genome, large_context)
+    assert np.isnan(full.screen_score)
+    subset, test = large_context.screen_fold
+    X, y = large_context.X, large_context.y
+    expected = DecisionTreeClassifier(max_depth=1, random_state=0).fit(X[subset], y[subset]).score(X[test], y[test])
+    kept = evaluate(genome, large_context, prune_below=PruneBars(screen=np.nan))
+    assert kept.ok and kept.fold_scores == full.fold_scores and kept.screen_score == pytest.approx(expected)
+    assert kept.step_fits == full.step_fits * 5 // 4  # the screening fit is a fifth pipeline fit
+    pruned = evaluate(genome, large_context, prune_below=PruneBars(screen=expected + 1e-9))
+    assert pruned.status is Status.PRUNED and pruned.fold_scores == () and np.isnan(pruned.score)
+    assert pruned.screen_score == kept.screen_score and "screening subsample" in pruned.error
+
+
+def test_a_candidate_whose_screening_fit_projects_past_its_time_limit_stops_there(large_context):
+    # 0.3 s to screen: each of the 4 folds takes at least as long, 1.2 s in all.
+    slow = parse_genome("fault_operators.SleepThenFit(seconds=0.3)")
+    stopped = evaluate(slow, large_context, time_limit=1.0, prune_below=PruneBars(screen=np.nan))
+    assert stopped.status is Status.TIMEOUT and stopped.fold_scores == () and stopped.seconds < 0.6
+    assert np.isfinite(stopped.screen_score) and "pass the time limit of 1 s" in stopped.error
+    paced = evaluate(slow, large_context, prune_below=PruneBars(screen=np.nan, max_seconds=1.0))
+    assert paced.status is Status.TIMEOUT and "pass the pace limit of 1 s" in paced.error
+    finished = evaluate(slow, large_context, time_limit=4.0, prune_below=PruneBars(screen=np.nan))
+    assert finished.ok and len(finished.fold_scores) == 4
+
+
+def test_screening_bar_is_the_best_third_of_screen_scores_once_there_are_enough():
+    space = SearchSpace.from_dict({"sklearn.tree.DecisionTreeClassifier": {"max_depth": list(range(1, 30))}},
+                                  "classification")
+    evolver = Evolver(space, np.random.default_rng(0), population_size=50)
+    asked = evolver.ask(SCREEN_MIN_RESULTS + 3)
+    scores = np.linspace(0.5, 0.9, len(asked))
+    for n, (candidate, score) in enumerate(zip(asked, scores, strict=True), start=1):
+        status = Status.OK if n % 2 else Status.PRUNED  # pruned ones count: their score is a rung result
+        evolver.tell([(candidate, Evaluation(candidate.genome.key, status, screen_score=score))])
+        bar = evolver.prune_bars(3, screen=True).screen
+        if n < SCREEN_MIN_RESULTS:
+            assert np.isnan(bar)  # screen everyone, prune no one yet
+        else:
+            assert bar == pytest.approx(np.quantile(scores[:n], 1 - SCREEN_KEEP))
+    unscreened = Evaluation(asked[0].genome.key, Status.ERROR)  # NaN screen score: ignored
+    evolver.tell([(asked[0], unscreened)])
+    assert evolver.prune_bars(3, screen=True).screen == pytest.approx(np.quantile(scores, 1 - SCREEN_KEEP))
 
 
 def test_out_of_fold_probabilities_match_cross_val_predict(cancer_context):

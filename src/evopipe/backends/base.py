@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from evopipe.evaluation import EvalContext, Evaluation
+from evopipe.evaluation import EvalContext, Evaluation, PruneBars
 from evopipe.genome import Genome
 
 __all__ = ["Backend"]
@@ -28,7 +28,7 @@ class Backend(ABC):
         """Make the data available where evaluations run (once per search)."""
 
     @abstractmethod
-    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: tuple | None = None) -> None:
+    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: PruneBars | None = None) -> None:
         """Queue an evaluation of ``genome``.
 
         ``time_limit`` is its wall-clock budget in seconds; ``prune_below`` the early-pruning

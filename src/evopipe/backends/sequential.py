@@ -15,7 +15,7 @@ from dataclasses import replace
 from threadpoolctl import threadpool_limits
 
 from evopipe.backends.base import Backend
-from evopipe.evaluation import EvalContext, Evaluation, Status, evaluate
+from evopipe.evaluation import EvalContext, Evaluation, PruneBars, Status, evaluate
 from evopipe.genome import Genome
 
 __all__ = ["SequentialBackend"]
@@ -77,7 +77,7 @@ class SequentialBackend(Backend):
         """Keep a reference to the data."""
         self._context = context
 
-    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: tuple | None = None) -> None:
+    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: PruneBars | None = None) -> None:
         """Queue the evaluation; it runs in the next :meth:`wait`."""
         self._queue.append((index, genome, time_limit, prune_below))
 
