@@ -91,7 +91,7 @@ class PruneBars:
         ``folds[k - 1]`` is the bar for the mean score of the first ``k`` folds; NaN or a
         shorter tuple means no bar.
     max_seconds : float or None
-        Pace limit: stop (status TIMEOUT) once the time spent plus the remaining folds, at
+        Pace limit: stop (status PRUNED) once the time spent plus the remaining folds, at
         the pace of the folds done (before any: of the screening fit), would pass it. Unlike
         the time limit of :func:`evaluate`, no backend enforces it mid-fold.
     """
@@ -274,8 +274,8 @@ def evaluate(
         Early pruning (successive halving). With a ``screen`` bar and a context that has a
         screening split, the pipeline is first fitted on that subsample; below the bar it
         stops there. Then after each fold, a mean below that fold's bar stops it. A stopped
-        candidate gets status PRUNED with the folds done (and the screening score) kept. Its
-        ``max_seconds`` is checked like ``time_limit``.
+        candidate gets status PRUNED with the folds done (and the screening score) kept; so
+        does one on course to pass ``max_seconds``.
 
     Returns
     -------
@@ -308,12 +308,16 @@ def evaluate(
                     to_go = (now - folds_started) / len(scores) * (len(context.folds) - len(scores))
                 else:
                     to_go = _optimistic_folds_seconds(screened, context)
-                over = [(limit, why) for limit, why in ((time_limit, "time limit"), (bars.max_seconds, "pace limit"))
-                        if limit is not None and now - started + to_go > limit]
-                if over:
+                if time_limit is not None and now - started + to_go > time_limit:
                     status, error = Status.TIMEOUT, (
                         f"Stopped after {len(scores)} of {len(context.folds)} folds: at this pace the rest "
-                        f"would pass the {over[0][1]} of {over[0][0]:.3g} s."
+                        f"would pass the time limit of {time_limit:.3g} s."
+                    )
+                    break
+                if bars.max_seconds is not None and now - started + to_go > bars.max_seconds:
+                    status, error = Status.PRUNED, (
+                        f"Pruned after {len(scores)} of {len(context.folds)} folds: at this pace the rest "
+                        f"would pass the pace limit of {bars.max_seconds:.3g} s."
                     )
                     break
                 outcome = _score_fold(genome, context, fold, train, test)

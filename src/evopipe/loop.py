@@ -254,7 +254,7 @@ def run_search(
         and goes on only if it scores in the best third so far), and once the population is
         full, a candidate whose first folds score below the population's median on the same
         folds stops there. Without ``budget.max_eval_time``, a candidate on course to take more
-        than ``PACE_SHARE`` of ``budget.max_time`` also stops (TIMEOUT).
+        than ``PACE_SHARE`` of ``budget.max_time`` is pruned too.
     refit_seconds : callable, optional
         Returns the seconds the caller needs after the search (the final refit); kept free at
         the end of ``budget.max_time`` (at most a fifth of it). Default: twice the best

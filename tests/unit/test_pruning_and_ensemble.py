@@ -99,7 +99,7 @@ def test_a_candidate_whose_screening_fit_projects_past_its_time_limit_stops_ther
     assert stopped.status is Status.TIMEOUT and stopped.fold_scores == () and stopped.seconds < 0.6
     assert np.isfinite(stopped.screen_score) and "pass the time limit of 1 s" in stopped.error
     paced = evaluate(slow, large_context, prune_below=PruneBars(screen=np.nan, max_seconds=1.0))
-    assert paced.status is Status.TIMEOUT and "pass the pace limit of 1 s" in paced.error
+    assert paced.status is Status.PRUNED and "pass the pace limit of 1 s" in paced.error
     finished = evaluate(slow, large_context, time_limit=4.0, prune_below=PruneBars(screen=np.nan))
     assert finished.ok and len(finished.fold_scores) == 4
 
