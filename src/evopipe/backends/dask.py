@@ -55,7 +55,10 @@ logger = logging.getLogger(__name__)
 _GRACE_SECONDS = 1.0
 # How often wait() wakes up to check time limits while no result arrives.
 _POLL_SECONDS = 0.5
-_MAX_ATTEMPTS = 4
+# Only a safety net against endless re-runs: a candidate is recorded ERROR after two deaths of
+# its own (strikes). Re-runs for other tasks' deaths do not count against it, and under a storm
+# of deaths an innocent task was seen losing its worker four times in a row (soak, 1 in 1000).
+_MAX_ATTEMPTS = 8
 _SCATTER_PATIENCE = 60.0
 # How often wait() checks that the in-process cluster still has all its nannies, and looks for
 # erred tasks as_completed did not deliver; such a task is collected after this long.
@@ -422,10 +425,15 @@ class DaskBackend(Backend):
         genome = task["genome"]
         if strike:
             self._strikes[genome.key] = self._strikes.get(genome.key, 0) + 1
-        if self._strikes.get(genome.key, 0) >= 2 or task["attempt"] + 1 >= _MAX_ATTEMPTS:
+        if self._strikes.get(genome.key, 0) >= 2:
             return task["index"], Evaluation(
                 genome.key, Status.ERROR,
                 error=f"A worker process died twice while evaluating this pipeline (last time: {why}).",
+            )
+        if task["attempt"] + 1 >= _MAX_ATTEMPTS:
+            return task["index"], Evaluation(
+                genome.key, Status.ERROR,
+                error=f"Its worker process died in each of {_MAX_ATTEMPTS} attempts (last time: {why}).",
             )
         logger.info("Re-running %s: %s.", genome.text(), why)
         if self._context_future.status != "finished":
@@ -447,6 +455,16 @@ class DaskBackend(Backend):
         # os._exit): its result or KilledWorker waits to be collected and says what happened.
         late = [(k, w, now - t) for k, (w, t) in list(self._started.items())
                 if k in self._tasks and now - t > limit and not self._tasks[k]["future"].done()]
+        if late:
+            # A task started on a worker that is gone is not running there any more: it fails
+            # with KilledWorker, or, when it had finished but its result died with the worker
+            # before reaching us, the scheduler runs it again (same key, a new start event).
+            alive = self.client.nthreads()
+            for key, worker, _ in late:
+                if worker not in alive:
+                    logger.info("Not timing %s out: its worker %s is gone.", key, worker)
+                    self._started.pop(key, None)
+            late = [entry for entry in late if entry[1] in alive]
         for key, worker, elapsed in late:
             task = self._tasks.pop(key)  # its KilledWorker will find no task and be ignored
             self._started.pop(key, None)
