@@ -306,8 +306,8 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
         An integer gives shuffled stratified K-fold (group K-fold with ``groups``).
     max_eval_time : float or str, optional
         Limit for one candidate. On Dask the worker running a candidate past it is restarted.
-        Without it (and with ``prune``), a candidate is pruned once its remaining folds, at
-        the pace of those done, would take it past a third of ``max_time``.
+        Without it (with ``prune``, in async mode), a candidate is pruned once its remaining
+        folds, at the pace of those done, would take it past a third of ``max_time``.
     client : distributed.Client or str, optional
         Dask client or scheduler address. Default: an active default client, else an embedded
         ``LocalCluster`` of ``n_jobs`` single-threaded workers.

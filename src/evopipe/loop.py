@@ -139,7 +139,9 @@ class _Run:
         if not self.prune_folds:
             return None
         bars = self.evolver.prune_bars(self.prune_folds, self.screen)
-        if self.budget.max_eval_time is None and self.budget.max_time is not None:
+        # Not in generational mode: a limit on measured time would make its results depend on
+        # the machine's speed, and reproducible results are that mode's point.
+        if self.mode == "async" and self.budget.max_eval_time is None and self.budget.max_time is not None:
             bars = replace(bars or PruneBars(), max_seconds=PACE_SHARE * self.budget.max_time)
         return bars
 
@@ -253,8 +255,8 @@ def run_search(
         (when the context has a screening split, a candidate is first fitted on that subsample
         and goes on only if it scores in the best third so far), and once the population is
         full, a candidate whose first folds score below the population's median on the same
-        folds stops there. Without ``budget.max_eval_time``, a candidate on course to take more
-        than ``PACE_SHARE`` of ``budget.max_time`` is pruned too.
+        folds stops there. In async mode without ``budget.max_eval_time``, a candidate on course
+        to take more than ``PACE_SHARE`` of ``budget.max_time`` is pruned too.
     refit_seconds : callable, optional
         Returns the seconds the caller needs after the search (the final refit); kept free at
         the end of ``budget.max_time`` (at most a fifth of it). Default: twice the best

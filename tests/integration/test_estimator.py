@@ -290,6 +290,22 @@ def test_on_large_data_weak_candidates_are_screened_out_on_a_subsample():
     assert unpruned.evaluations_["screen_score"].isna().all()
 
 
+def test_a_candidate_on_course_to_take_a_third_of_max_time_is_pruned(iris):
+    X, y = iris
+    ops = (Operator("fault_operators.SleepThenFit", {"seconds": [1.5 + i / 100 for i in range(20)]}),
+           Operator("sklearn.tree.DecisionTreeClassifier", {"max_depth": [1, 2, 3, 4, 5]}))
+    space = SearchSpace(ops, "classification", max_preprocessors=0)
+    # A third of 9 s is 3 s; a sleepy candidate is on course for 3 x 1.5 s after its first fold.
+    frame = EvoClassifier(**{**FAST, "max_time": 9}, search_space=space).fit(X, y).evaluations_
+    slow = frame[frame["pipeline"].str.startswith("SleepThenFit")]
+    paced = slow[slow["error"].str.contains("pace limit of 3 s")]
+    assert len(paced) >= 1 and (paced["status"] == "PRUNED").all()
+    assert all(len(folds) == 1 for folds in paced["fold_scores"])
+    # With max_eval_time set, that limit is the only one.
+    frame = EvoClassifier(**{**FAST, "max_time": 9}, max_eval_time=60, search_space=space).fit(X, y).evaluations_
+    assert not frame["error"].str.contains("pace limit").any()
+
+
 def test_ensemble_is_chosen_refit_and_exported(iris):
     X, y = iris
     model = EvoClassifier(**{**FAST, "max_time": None}, max_evals=30, ensemble=True, search_space=CACHE_SPACE)
