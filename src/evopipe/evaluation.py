@@ -299,6 +299,10 @@ def evaluate(
                         f"Pruned on the screening subsample ({len(context.screen_fold[0])} training rows): "
                         f"score {screened.score:.5g} < {bars.screen:.5g}."
                     )
+            # Import every step's module now, so that the pace of the first fold (which sets the
+            # pace limit's projection) is not a fresh worker's one-off import time.
+            for _, step in pipeline_steps(genome, context.random_state):
+                build(step)
             folds_started = time.perf_counter()
             for fold, (train, test) in enumerate(context.folds if status is Status.OK else ()):
                 now = time.perf_counter()
