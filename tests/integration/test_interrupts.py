@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from evopipe import EvoClassifier, SearchSpace
-from evopipe.backends.dask import _warn_if_insecure
+from evopipe.backends.dask_cluster import warn_if_insecure
 from evopipe.evaluation import MAX_ERROR_CHARS
 from evopipe.space import Operator
 
@@ -272,7 +272,7 @@ def test_every_socket_of_a_default_fit_is_on_loopback(tmp_path):
 )
 def test_plain_tcp_to_a_non_loopback_scheduler_warns_about_tls(caplog, address, warns):
     with caplog.at_level(logging.WARNING, logger="evopipe.backends.dask"):
-        _warn_if_insecure(address)
+        warn_if_insecure(address)
     messages = [r.getMessage() for r in caplog.records if r.name == "evopipe.backends.dask"]
     if warns:
         assert len(messages) == 1 and address in messages[0] and "TLS" in messages[0] and "tls://" in messages[0]

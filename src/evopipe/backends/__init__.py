@@ -24,7 +24,7 @@ def make_backend(
         # Only a process that imported distributed can hold a default client.
         if "distributed" not in sys.modules:
             return SequentialBackend()
-        from evopipe.backends.dask import active_client
+        from evopipe.backends.dask_cluster import active_client
 
         client = active_client()
         if client is None:

@@ -1,4 +1,5 @@
-"""Run evaluations on a Dask cluster: the only module of evopipe that imports ``distributed``.
+"""Run evaluations on a Dask cluster. With :mod:`~evopipe.backends.dask_cluster` and
+:mod:`~evopipe.backends.dask_tasks`, the only modules of evopipe that import ``distributed``.
 
 How failures are told apart (the scheduler runs with ``allowed-failures = 0`` during a search,
 so a task whose worker dies fails at once with ``KilledWorker`` instead of killing up to four
@@ -18,7 +19,7 @@ when, ``distributed.deploy.lost-worker-timeout`` (15 s) after one of its workers
 of that name is registered, which on a cluster whose workers die every few seconds happens
 sooner or later to every nanny (the worker is just restarting again). The nanny stays in the
 cluster's ``worker_spec``, so when the cluster object lives in this process the backend scales
-it back to its own spec (:meth:`DaskBackend._revive_workers`); a remote cluster must bring its
+it back to its own spec (:func:`evopipe.backends.dask_cluster.revive_lost_nannies`); a remote cluster must bring its
 workers back by itself, and re-scattering the data fails with a clear error if none is up for
 a minute. The same storms of deaths can strand an erred task inside ``as_completed``; the
 backend collects those itself (:meth:`DaskBackend._collect_undelivered`).
@@ -26,30 +27,23 @@ backend collects those itself (:meth:`DaskBackend._collect_undelivered`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import ctypes
-import ipaddress
 import logging
 import os
-import signal
 import time
 import uuid
-from dataclasses import replace
 from typing import Any
-from urllib.parse import urlparse
 
 import dask
-from distributed import Client, LocalCluster, as_completed, get_worker
-from distributed.client import default_client
-from distributed.core import Status as DaskStatus
-from distributed.deploy import SpecCluster
+from distributed import Client, LocalCluster, as_completed
 
 from evopipe.backends.base import Backend
-from evopipe.evaluation import EvalContext, Evaluation, Status, evaluate
+from evopipe.backends.dask_cluster import active_client, close_cluster_fast, revive_lost_nannies, warn_if_insecure
+from evopipe.backends.dask_tasks import kill_worker_process, run_evaluation_task, swap_allowed_failures
+from evopipe.evaluation import EvalContext, Evaluation, PruneBars, Status
 from evopipe.genome import Genome
 
-__all__ = ["DaskBackend", "active_client"]
+__all__ = ["DaskBackend"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,83 +59,9 @@ _SCATTER_PATIENCE = 60.0
 # erred tasks as_completed did not deliver; such a task is collected after this long.
 _HOUSEKEEPING_SECONDS = 2.0
 _STARTED_TOPIC = "evopipe-task-started"
-_THREADS_CAPPED: list[int] = []
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
 
 
-def active_client() -> Client | None:
-    """The current default ``distributed.Client``, or None when there is none."""
-    try:
-        return default_client()
-    except ValueError:
-        return None
 
-
-def _cap_thread_pools() -> None:
-    """Limit BLAS/OpenMP pools to the worker's own threads, and let glibc's malloc keep
-    medium-sized blocks (once per worker process)."""
-    nthreads = get_worker().state.nthreads
-    if _THREADS_CAPPED != [nthreads]:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=nthreads)
-        _raise_mmap_threshold()
-        _THREADS_CAPPED[:] = [nthreads]
-
-
-def _raise_mmap_threshold() -> None:
-    """Serve allocations below 32 MiB from the heap instead of fresh ``mmap`` pages.
-
-    Nannies start workers with ``MALLOC_TRIM_THRESHOLD_`` set (distributed's default), and
-    setting it switches off glibc's adaptive mmap threshold: every block over 128 KiB is then
-    mapped and unmapped anew. HistGradientBoosting allocates such blocks for every tree node;
-    here a 12,000-row fit took 8 s in a worker against 5 s with this. Not glibc: no change.
-    """
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)
-    except (OSError, AttributeError):
-        pass
-
-
-def run_evaluation_task(
-    genome: Genome, context: EvalContext, time_limit: float | None, topic: str, prune_below: tuple | None = None
-) -> Evaluation:
-    """The body of every evaluation task: evaluate, stamped with the worker's address.
-
-    First it tells the driver (an event on ``topic``) that it started, and where: the driver
-    times it from there, and knows, if this worker dies, which task was running on it.
-    """
-    worker = get_worker()
-    worker.log_event(topic, {"key": worker.get_current_task(), "worker": worker.address})
-    _cap_thread_pools()
-    return replace(evaluate(genome, context, time_limit, prune_below), worker=worker.address)
-
-
-def _kill_worker_process(dask_worker=None) -> None:
-    """Run on a nanny: SIGKILL its worker process (the nanny restarts it)."""
-    if dask_worker.pid:
-        os.kill(dask_worker.pid, signal.SIGKILL)
-
-
-def _swap_allowed_failures(value: int, dask_scheduler=None) -> int:
-    old = dask_scheduler.allowed_failures
-    dask_scheduler.allowed_failures = value
-    return old
-
-
-def _warn_if_insecure(address: str) -> None:
-    parsed = urlparse(address if "://" in address else f"tcp://{address}")
-    if parsed.scheme != "tcp" or not parsed.hostname:
-        return
-    try:
-        loopback = parsed.hostname == "localhost" or ipaddress.ip_address(parsed.hostname).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        logger.warning(
-            "Connecting to %s over plain tcp://: Dask sends pickled code that the scheduler and workers run. "
-            "Use TLS (distributed.Security, a tls:// address) on networks you do not control.", address,
-        )
 
 
 class DaskBackend(Backend):
@@ -202,7 +122,7 @@ class DaskBackend(Backend):
     def _connect(self) -> None:
         client = self._client_arg
         if isinstance(client, str):
-            _warn_if_insecure(client)
+            warn_if_insecure(client)
             self.client, self._owns_client = Client(client, set_as_default=False), True
         elif client is not None:
             self.client = client
@@ -223,7 +143,7 @@ class DaskBackend(Backend):
         if self.client.dashboard_link and (self._cluster is None or self.dashboard):
             logger.info("Dask dashboard: %s", self.client.dashboard_link)
         try:
-            self._old_allowed_failures = self.client.run_on_scheduler(_swap_allowed_failures, 0)
+            self._old_allowed_failures = self.client.run_on_scheduler(swap_allowed_failures, 0)
         except Exception as exc:  # a scheduler that refuses run_on_scheduler still works, with retries
             logger.warning("Could not lower allowed-failures on the scheduler (%s): a worker-killing candidate "
                            "may be retried on other workers before it is recorded.", exc)
@@ -245,29 +165,6 @@ class DaskBackend(Backend):
     def restarts(self) -> int:
         """Workers restarted to stop a candidate past ``max_eval_time``."""
         return self._restarts
-
-    def _revive_workers(self) -> None:
-        """Relaunch the nannies an in-process ``SpecCluster`` closed as lost.
-
-        ``SpecCluster`` closes a nanny (and drops it from ``cluster.workers``, keeping it in
-        ``worker_spec``) when ``lost-worker-timeout`` after a worker death no worker of its name
-        is registered; under a stream of crashes that catches a nanny between two restarts, and
-        without this the cluster shrinks to zero workers. ``scale`` to the spec's own size
-        starts the missing ones (it runs on the cluster's loop and returns at once). Nothing to
-        do for a cluster in another process: it has to keep its workers alive by itself.
-        """
-        now = time.monotonic()
-        cluster = self._cluster or getattr(self.client, "cluster", None)
-        if not isinstance(cluster, SpecCluster) or cluster.status != DaskStatus.running:
-            return
-        missing = set(cluster.worker_spec) - set(cluster.workers)
-        # A relaunched nanny joins cluster.workers only once it is up (a second or more): ask
-        # once per nanny, and again only if it is still missing half a minute later.
-        self._reviving = {name: t for name, t in self._reviving.items() if name in missing and now - t < 30}
-        if new := missing - set(self._reviving):
-            logger.warning("The cluster closed nannies %s as lost; starting them again.", sorted(new, key=str))
-            self._reviving.update(dict.fromkeys(new, now))
-            cluster.scale(len(cluster.worker_spec))
 
     def start(self, context: EvalContext) -> None:
         """Connect (or start the embedded cluster) and send the data to every worker once."""
@@ -293,7 +190,7 @@ class DaskBackend(Backend):
             # Ask the scheduler itself: a LocalCluster client's wait_for_workers goes through
             # the cluster object's own view and was seen waiting minutes in the soak.
             if not self.client.nthreads():
-                self._revive_workers()
+                self._reviving = revive_lost_nannies(self._cluster or getattr(self.client, "cluster", None), self._reviving)
                 if time.monotonic() >= give_up:
                     raise TimeoutError(
                         f"No worker of the Dask cluster at {self.client.scheduler.address} came back within "
@@ -311,7 +208,7 @@ class DaskBackend(Backend):
                 time.sleep(0.5)
 
     # -- submitting and collecting ----------------------------------------------------------
-    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: tuple | None = None) -> None:
+    def submit(self, index: int, genome: Genome, time_limit: float | None, prune_below: PruneBars | None = None) -> None:
         """Submit one evaluation task named ``evaluate-<genome key>``."""
         self._submit({"index": index, "genome": genome, "time_limit": time_limit, "prune_below": prune_below,
                       "attempt": 0})
@@ -333,7 +230,7 @@ class DaskBackend(Backend):
         while self._tasks or self._ready:
             if time.monotonic() - self._housekept_at > _HOUSEKEEPING_SECONDS:
                 self._housekept_at = time.monotonic()
-                self._revive_workers()
+                self._reviving = revive_lost_nannies(self._cluster or getattr(self.client, "cluster", None), self._reviving)
                 self._ready += self._collect_undelivered()
             self._enforce_time_limits()
             if self._ready:
@@ -500,7 +397,7 @@ class DaskBackend(Backend):
         self._restarted_workers.add(worker)
         self._restarts += 1
         try:
-            self.client.run(_kill_worker_process, workers=[worker], nanny=True)
+            self.client.run(kill_worker_process, workers=[worker], nanny=True)
         except Exception as exc:
             if worker not in self.client.nthreads():
                 # Gone already (both calls raise KeyError for a worker the scheduler removed):
@@ -535,7 +432,7 @@ class DaskBackend(Backend):
             with contextlib.suppress(ValueError):  # not subscribed if start() failed early
                 self.client.unsubscribe_topic(self._topic)
             if self._old_allowed_failures is not None and not self._cluster:
-                self.client.run_on_scheduler(_swap_allowed_failures, self._old_allowed_failures)
+                self.client.run_on_scheduler(swap_allowed_failures, self._old_allowed_failures)
         finally:
             if self._context_future is not None:
                 self._context_future.release()  # else the scheduler logs "lost scattered data" on close
@@ -544,20 +441,5 @@ class DaskBackend(Backend):
             if self._owns_client:
                 self.client.close()
             if self._cluster is not None:
-                self._close_cluster_fast()
+                close_cluster_fast(self._cluster)
             self.client = self._cluster = None
-
-    def _close_cluster_fast(self) -> None:
-        # A worker still inside a cancelled C call would hold the default close for 4 s before
-        # being killed; a short nanny timeout keeps fit within its budget (0.4 s measured here).
-        async def close_nannies():
-            await asyncio.gather(*(w.close(timeout=0.5) for w in self._cluster.workers.values()), return_exceptions=True)
-
-        nanny_logger = logging.getLogger("distributed.nanny")
-        level = nanny_logger.level
-        nanny_logger.setLevel(logging.ERROR)  # "still alive after 0.4 seconds, killing" is expected here
-        try:
-            self._cluster.sync(close_nannies)
-        finally:
-            self._cluster.close()
-            nanny_logger.setLevel(level)
