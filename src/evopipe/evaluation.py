@@ -94,11 +94,23 @@ class PruneBars:
         Pace limit: stop (status PRUNED) once the time spent plus the remaining folds, at
         the pace of the folds done (before any: of the screening fit), would pass it. Unlike
         the time limit of :func:`evaluate`, no backend enforces it mid-fold.
+    pace_exempt_screen : float or None
+        A candidate whose screening score reaches this is exempt from ``max_seconds`` (the
+        evolver passes the best screening score so far: the likeliest new leader is worth its
+        full evaluation, however slow). None: nobody is exempt.
     """
 
     screen: float | None = None
     folds: tuple = ()
     max_seconds: float | None = None
+    pace_exempt_screen: float | None = None
+
+    def paced(self, screened: _FoldOutcome | None) -> bool:
+        """Whether the pace limit applies to a candidate with this screening outcome."""
+        if self.max_seconds is None:
+            return False
+        exempt = self.pace_exempt_screen
+        return exempt is None or screened is None or not screened.score >= exempt
 
 
 @dataclass(frozen=True)
@@ -275,7 +287,7 @@ def evaluate(
         screening split, the pipeline is first fitted on that subsample; below the bar it
         stops there. Then after each fold, a mean below that fold's bar stops it. A stopped
         candidate gets status PRUNED with the folds done (and the screening score) kept; so
-        does one on course to pass ``max_seconds``.
+        does one on course to pass ``max_seconds`` (unless its screening score makes it exempt).
 
     Returns
     -------
@@ -318,7 +330,7 @@ def evaluate(
                         f"would pass the time limit of {time_limit:.3g} s."
                     )
                     break
-                if bars.max_seconds is not None and now - started + to_go > bars.max_seconds:
+                if bars.paced(screened) and now - started + to_go > bars.max_seconds:
                     status, error = Status.PRUNED, (
                         f"Pruned after {len(scores)} of {len(context.folds)} folds: at this pace the rest "
                         f"would pass the pace limit of {bars.max_seconds:.3g} s."

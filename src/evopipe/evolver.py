@@ -152,13 +152,16 @@ class Evolver:
             the population is full the bar for the first ``k`` folds is the median, over the
             members, of their own mean score on the same ``k`` folds (a paired comparison: the
             folds are the same for everyone); empty while the population is not full. None
-            when there is nothing to prune on.
+            when there is nothing to prune on. ``pace_exempt_screen``: the best screening
+            score so far (None before any), so a candidate that screens best is not stopped by
+            a pace limit the caller may add.
         """
         folds = self._population_fold_bars(n_folds)
         screen_bar = self._screening_bar() if screen else None
         if screen_bar is None and not folds:
             return None
-        return PruneBars(screen=screen_bar, folds=folds)
+        exempt = max(self._screen_scores) if screen and self._screen_scores else None
+        return PruneBars(screen=screen_bar, folds=folds, pace_exempt_screen=exempt)
 
     def _screening_bar(self) -> float:
         if self._screen_bar is None:

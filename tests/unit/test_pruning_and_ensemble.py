@@ -3,6 +3,8 @@ greedy ensemble selection."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, make_classification
@@ -100,6 +102,12 @@ def test_a_candidate_whose_screening_fit_projects_past_its_time_limit_stops_ther
     assert np.isfinite(stopped.screen_score) and "pass the time limit of 1 s" in stopped.error
     paced = evaluate(slow, large_context, prune_below=PruneBars(screen=np.nan, max_seconds=1.0))
     assert paced.status is Status.PRUNED and "pass the pace limit of 1 s" in paced.error
+    # The best screening score so far exempts a candidate from the pace limit (not from its time limit).
+    best_so_far = PruneBars(screen=np.nan, max_seconds=1.0, pace_exempt_screen=paced.screen_score)
+    exempt = evaluate(slow, large_context, prune_below=best_so_far)
+    assert exempt.ok and len(exempt.fold_scores) == 4 and exempt.screen_score == paced.screen_score
+    below = replace(best_so_far, pace_exempt_screen=paced.screen_score + 1e-9)
+    assert evaluate(slow, large_context, prune_below=below).status is Status.PRUNED
     finished = evaluate(slow, large_context, time_limit=4.0, prune_below=PruneBars(screen=np.nan))
     assert finished.ok and len(finished.fold_scores) == 4
 
@@ -113,7 +121,9 @@ def test_screening_bar_is_the_best_third_of_screen_scores_once_there_are_enough(
     for n, (candidate, score) in enumerate(zip(asked, scores, strict=True), start=1):
         status = Status.OK if n % 2 else Status.PRUNED  # pruned ones count: their score is a rung result
         evolver.tell([(candidate, Evaluation(candidate.genome.key, status, screen_score=score))])
-        bar = evolver.prune_bars(3, screen=True).screen
+        bars = evolver.prune_bars(3, screen=True)
+        bar = bars.screen
+        assert bars.pace_exempt_screen == scores[n - 1]  # the best so far (scores rise)
         if n < SCREEN_MIN_RESULTS:
             assert np.isnan(bar)  # screen everyone, prune no one yet
         else:
