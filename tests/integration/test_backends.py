@@ -122,6 +122,24 @@ def test_fit_on_the_embedded_cluster_closes_it_and_pickles_clean():
     np.testing.assert_array_equal(pickle.loads(blob).predict(X), model.predict(X))
 
 
+def test_a_script_without_a_main_guard_is_told_how_to_fix_it(tmp_path):
+    # Spawned worker processes import the script, whose top-level fit then cannot start a
+    # cluster of its own: multiprocessing's explanation stays in the children's stderr, and the
+    # parent would only see "Nanny failed to start" without ours.
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from sklearn.datasets import load_iris\n"
+        "from evopipe import EvoClassifier\n"
+        "X, y = load_iris(return_X_y=True)\n"
+        "EvoClassifier(max_time=20, max_evals=2, n_jobs=2).fit(X, y)\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: Could not start the embedded Dask cluster of 2 worker process(es)")
+    assert 'if __name__ == "__main__":' in last and "n_jobs=1" in last
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

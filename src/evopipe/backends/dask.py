@@ -38,7 +38,13 @@ import dask
 from distributed import Client, LocalCluster, as_completed
 
 from evopipe.backends.base import Backend
-from evopipe.backends.dask_cluster import active_client, close_cluster_fast, revive_lost_nannies, warn_if_insecure
+from evopipe.backends.dask_cluster import (
+    active_client,
+    close_cluster_fast,
+    revive_lost_nannies,
+    start_local_cluster,
+    warn_if_insecure,
+)
 from evopipe.backends.dask_tasks import kill_worker_process, run_evaluation_task, swap_allowed_failures
 from evopipe.evaluation import EvalContext, Evaluation, PruneBars, Status
 from evopipe.genome import Genome
@@ -131,14 +137,7 @@ class DaskBackend(Backend):
         else:
             n_workers = (os.cpu_count() or 1) if self.n_jobs == -1 else self.n_jobs
             with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-                self._cluster = LocalCluster(
-                    n_workers=n_workers, threads_per_worker=self.threads_per_worker, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0" if self.dashboard else None,
-                    memory_limit=self.memory_limit, silence_logs=logging.ERROR,
-                    # Without a dashboard the scheduler still serves health checks over HTTP:
-                    # on a free loopback port, not on 8787 (taken by any other cluster).
-                    scheduler_kwargs={} if self.dashboard else {"dashboard_address": "127.0.0.1:0"},
-                )
+                self._cluster = start_local_cluster(n_workers, self.threads_per_worker, self.memory_limit, self.dashboard)
             self.client, self._owns_client = Client(self._cluster, set_as_default=False), True
         if self.client.dashboard_link and (self._cluster is None or self.dashboard):
             logger.info("Dask dashboard: %s", self.client.dashboard_link)

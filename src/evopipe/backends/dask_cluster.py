@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import sys
 import time
 from typing import Any
 from urllib.parse import urlparse
@@ -16,7 +17,7 @@ from distributed.client import default_client
 from distributed.core import Status as DaskStatus
 from distributed.deploy import SpecCluster
 
-__all__ = ["active_client", "close_cluster_fast", "revive_lost_nannies", "warn_if_insecure"]
+__all__ = ["active_client", "close_cluster_fast", "revive_lost_nannies", "start_local_cluster", "warn_if_insecure"]
 
 # Under the backend's name: to a user these are the Dask backend's messages, one logger to tune.
 logger = logging.getLogger("evopipe.backends.dask")
@@ -28,6 +29,44 @@ def active_client() -> Client | None:
         return default_client()
     except ValueError:
         return None
+
+
+def start_local_cluster(n_workers: int, threads_per_worker: int, memory_limit: Any, dashboard: bool) -> LocalCluster:
+    """Start the embedded cluster: ``n_workers`` worker processes bound to 127.0.0.1.
+
+    Parameters
+    ----------
+    n_workers, threads_per_worker : int
+    memory_limit : str, int or None
+        Per worker, as ``distributed.LocalCluster`` takes it.
+    dashboard : bool
+        Serve Dask's dashboard (on a free loopback port).
+
+    Raises
+    ------
+    RuntimeError
+        When the workers cannot start, with the usual cause spelled out: worker processes start
+        by importing the user's script, so a script that calls ``fit`` at its top level must keep
+        that code under ``if __name__ == "__main__":``.
+    """
+    try:
+        return LocalCluster(
+            n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+            host="127.0.0.1", dashboard_address="127.0.0.1:0" if dashboard else None,
+            memory_limit=memory_limit, silence_logs=logging.ERROR,
+            # Without a dashboard the scheduler still serves health checks over HTTP: on a free
+            # loopback port, not on 8787 (taken by any other cluster).
+            scheduler_kwargs={} if dashboard else {"dashboard_address": "127.0.0.1:0"},
+        )
+    except Exception as exc:
+        hint = ""
+        if getattr(sys.modules.get("__main__"), "__file__", None):
+            hint = (" Worker processes start by importing your script, so a script that calls fit at its top level "
+                    "must keep that code under `if __name__ == \"__main__\":`.")
+        raise RuntimeError(
+            f"Could not start the embedded Dask cluster of {n_workers} worker process(es): {exc}.{hint} "
+            f"Alternatively run in-process with n_jobs=1, or pass client= (a distributed.Client or a scheduler address)."
+        ) from exc
 
 
 def warn_if_insecure(address: str) -> None:
