@@ -50,21 +50,13 @@ Simulated part (default)
       GIL and the 2 cores.
 
 Real part (``--real``)
-    ``EvoClassifier(search_space="light", cv=3, max_evals=100, mode="generational",
-    random_state=0)`` on digits, on a ``LocalCluster`` of 1 and then 2 single-threaded worker
-    processes; prints both walls and the speed-up. Generational mode makes both runs evaluate
-    the same candidates (checked and reported), so the ratio of their summed evaluation times
-    measures how much slower each evaluation ran in the 2-worker run (CPU contention), and
-    ``speedup_search_normalised`` divides that out; ``slot_efficiency`` is summed evaluation
-    time / (workers x search wall), i.e. what the generation barrier costs. Note that the light
-    space includes HistGradientBoosting (about 14 s per fit on 10-class digits on one free
-    core), so the 1-worker run takes several minutes even on an idle machine.
+    Real fits on digits, 1 vs 2 workers, async and generational: see ``scaling_real.py``.
 
 Usage::
 
     python benchmarks/scaling.py            # readable table (about 4.5 minutes)
     python benchmarks/scaling.py --json     # one JSON object per configuration
-    python benchmarks/scaling.py --real     # real fits: 1 vs 2 workers (20+ minutes on 2 busy cores)
+    python benchmarks/scaling.py --real     # real fits: 1 vs 2 workers, both modes (about 15 minutes)
     python benchmarks/scaling.py --profile async:128   # cProfile of the driver thread
     python benchmarks/scaling.py --profile async:128 --profile-clock cpu --profile-out /tmp/driver.pstats
 """
@@ -392,65 +384,6 @@ def profile(args) -> None:
         print(out.getvalue())
 
 
-def real(args) -> None:
-    from sklearn.datasets import load_digits
-
-    from evopipe import EvoClassifier
-
-    X, y = load_digits(return_X_y=True)
-    runs = {}
-    for n_workers in (1, 2):
-        cluster, client = make_cluster(n_workers, 1)
-        client.run(importlib.import_module, "evopipe.evaluation")
-        try:
-            est = EvoClassifier(max_time=None, max_evals=args.max_evals, search_space="light", cv=3,
-                                mode="generational", random_state=0, client=client)
-            log(f"real: digits, {n_workers} worker(s), max_evals={args.max_evals} (load {load1()})")
-            t0 = time.perf_counter()
-            est.fit(X, y)
-            wall = time.perf_counter() - t0
-        finally:
-            close_cluster(cluster, client)
-        ev = est.evaluations_
-        runs[n_workers] = (est, wall)
-        row = {
-            "part": "real", "workers": n_workers, "wall_s": round(wall, 3),
-            "search_s": round(float(ev["finished_at"].max()), 3), "evaluations": len(ev),
-            "ok": int((ev["status"] == "OK").sum()), "eval_seconds_sum": round(float(ev["seconds"].sum()), 3),
-            "slot_efficiency": round(float(ev["seconds"].sum() / (n_workers * ev["finished_at"].max())), 3),
-            "best_score": round(float(est.best_score_), 5), "best": est.best_genome_.text(), "load1": load1(),
-        }
-        log(f"  wall {wall:.1f} s, best {row['best_score']}")
-        print(json.dumps(row) if args.json else
-              f"{n_workers} worker(s): fit {row['wall_s']:.1f} s (search {row['search_s']:.1f} s), "
-              f"{row['evaluations']} evaluations ({row['ok']} OK), summed evaluation time "
-              f"{row['eval_seconds_sum']:.1f} s (slot efficiency {row['slot_efficiency']:.3f}), "
-              f"best {row['best_score']} {row['best']}", flush=True)
-    (e1, w1), (e2, w2) = runs[1], runs[2]
-
-    def candidates(est):
-        return sorted(zip(est.evaluations_["candidate"], est.evaluations_["key"], strict=True))
-
-    same = candidates(e1) == candidates(e2)
-    s1, s2 = e1.evaluations_["finished_at"].max(), e2.evaluations_["finished_at"].max()
-    # The same candidates were evaluated in both runs, so the ratio of summed evaluation times is
-    # how much slower each evaluation ran with 2 workers (CPU contention: other processes on the
-    # machine, or the two workers themselves); dividing it out leaves what the scheduling achieved.
-    slowdown = float(e2.evaluations_["seconds"].sum() / e1.evaluations_["seconds"].sum())
-    summary = {"part": "real", "speedup_fit": round(w1 / w2, 3), "speedup_search": round(float(s1 / s2), 3),
-               "per_eval_slowdown": round(slowdown, 3),
-               "speedup_search_normalised": round(float(s1 / s2) * slowdown, 3),
-               "same_candidates": same, "same_best": e1.best_genome_ == e2.best_genome_, "load1": load1()}
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(f"speed-up 2 vs 1 worker: {summary['speedup_fit']:.2f}x fit wall, {summary['speedup_search']:.2f}x "
-              f"search wall (target >= 1.8x: {'met' if summary['speedup_fit'] >= 1.8 else 'NOT met'}); "
-              f"each evaluation ran {summary['per_eval_slowdown']:.2f}x as long with 2 workers, so the speed-up "
-              f"at equal evaluation speed is {summary['speedup_search_normalised']:.2f}x; "
-              f"same candidates: {same}; same best: {summary['same_best']}")
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -466,7 +399,9 @@ def main(argv=None) -> None:
     parser.add_argument("--profile-out", metavar="FILE", help="with --profile: also save the pstats file")
     args = parser.parse_args(argv)
     if args.real:
-        real(args)
+        import scaling_real
+
+        scaling_real.main((["--json"] if args.json else []) + ["--max-evals", str(args.max_evals)])
     elif args.profile:
         profile(args)
     else:
