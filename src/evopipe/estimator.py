@@ -111,6 +111,8 @@ class _EvoBase(BaseEstimator):
                              "or with ensemble=False.")
         X, y = self._check_data(X, y)
         space = resolve_search_space(self.search_space, self._task)
+        if self._task == "classification":
+            space = space.seeds_for_classes(y)
         seed = self._seed()
         context = build_context(X, y, self.cv, self.scoring, groups, sample_weight, self._task == "classification", seed,
                                 cache_bytes=settings.cache_bytes)
@@ -187,7 +189,7 @@ class _EvoBase(BaseEstimator):
         self.evaluations_ = evaluations_frame(result.records)
         self.n_evaluations_ = len(result.records)
         self.stopped_because_ = result.stopped_because
-        best = evolver.best()
+        best = evolver.chosen()
         if best is None:
             if result.interrupted:
                 raise KeyboardInterrupt("fit was interrupted before any candidate finished: there is no pipeline to return.")
@@ -210,6 +212,7 @@ class _EvoBase(BaseEstimator):
             )
         self.best_genome_ = best[0].genome
         self.best_score_ = best[1].score
+        self.top_score_ = evolver.best()[1].score
         self.pareto_front_ = [(c.genome.text(), e.score, c.genome.complexity) for c, e in evolver.pareto_front()]
         self.random_state_ = context.random_state
 
@@ -226,9 +229,9 @@ class _EvoBase(BaseEstimator):
             return None
         classes = self.classes_ if self._task == "classification" else None
         chosen, score = select_ensemble(members, context.y, context.scorer, classes)
-        if len(chosen) < 2 or score <= self.best_score_:
+        if len(chosen) < 2 or score <= self.top_score_:
             logger.info("ensemble=True: no ensemble beat the best single pipeline out of fold (%.5g <= %.5g).",
-                        score, self.best_score_)
+                        score, self.top_score_)
             return None
         if deadline is not None and sum(m.refit_seconds for m, _ in chosen) > deadline - time.monotonic():
             logger.info("ensemble=True: no time left to refit %d pipelines; using the best single one.", len(chosen))
@@ -307,7 +310,7 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
     max_eval_time : float or str, optional
         Limit for one candidate. On Dask the worker running a candidate past it is restarted.
         Without it (with ``prune``, in async mode), a candidate is pruned once its remaining
-        folds, at the pace of those done, would take it past a third of ``max_time``.
+        folds, at the pace of those done, would take it past a quarter of ``max_time``.
     client : distributed.Client or str, optional
         Dask client or scheduler address. Default: an active default client, else an embedded
         ``LocalCluster`` of ``n_jobs`` single-threaded workers.
@@ -360,8 +363,12 @@ class EvoClassifier(ClassifierMixin, _EvoBase):
     ensemble_score_ : float or None
         The chosen ensemble's score on the out-of-fold predictions.
     best_score_ : float
-        Its mean cross-validation score.
+        The mean cross-validation score of ``best_genome_``.
     best_genome_ : Genome
+        The pipeline returned: the simplest on the Pareto front whose score is within one
+        standard error (over the folds) of the top score; on large data, usually the top one.
+    top_score_ : float
+        The top mean cross-validation score of the search.
     pareto_front_ : list of (pipeline text, score, complexity)
     evaluations_ : pandas.DataFrame
         One row per candidate tried (see :func:`evopipe.reporting.evaluations_frame`).

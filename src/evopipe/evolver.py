@@ -91,9 +91,10 @@ class Evolver:
     def ask(self, n: int) -> list[Candidate]:
         """Propose up to ``n`` genomes never proposed before.
 
-        The first ``population_size`` are the space's seed pipelines, then random ones; later
-        ones are children of tournament-chosen parents. Fewer than ``n`` are returned only when
-        the space seems exhausted (no new genome found in many tries).
+        The first ``population_size`` are the space's seed pipelines, then random ones and (once
+        results have been told) children, alternately; later ones are children of
+        tournament-chosen parents. Fewer than ``n`` are returned only when the space seems
+        exhausted (no new genome found in many tries).
         """
         out = []
         for _ in range(n):
@@ -195,6 +196,24 @@ class Evolver:
         """The highest-scoring evaluation (ties: simpler, then earlier)."""
         return self._best
 
+    def chosen(self) -> tuple[Candidate, Evaluation] | None:
+        """The pipeline a search returns: the simplest within one standard error of the best.
+
+        Breiman's one-standard-error rule on the Pareto front: among the non-dominated
+        evaluations whose mean score is at least the best one's minus its standard error
+        (standard deviation of its fold scores / sqrt(folds)), the one with the fewest steps.
+        With many candidates the top cross-validation score is optimistic (the winner's
+        curse); a simpler pipeline that the folds cannot tell apart from it generalises at
+        least as well. On large data the error is small and the best is kept.
+        """
+        best = self._best
+        if best is None or len(best[1].fold_scores) < 2:
+            return best
+        folds = np.asarray(best[1].fold_scores, dtype=float)
+        floor = best[1].score - folds.std(ddof=1) / np.sqrt(len(folds))
+        close = [r for r in self.pareto_front() if r[1].score >= floor]
+        return min(close, key=lambda r: (r[0].genome.complexity, _rank_key(r)), default=best)
+
     @staticmethod
     def _objectives(records: list[tuple[Candidate, Evaluation]]) -> np.ndarray:
         return np.array([_objective_row(c, e) for c, e in records], dtype=float)
@@ -212,7 +231,12 @@ class Evolver:
         seeds = self.space.seeds
         if self._n_asked < len(seeds) and seeds[self._n_asked].key not in self._proposed:
             return seeds[self._n_asked], (), "seed"
-        if self._n_asked < self.population_size or not self.population:
+        filling = self._n_asked < self.population_size
+        # While the initial population fills, every other newcomer is bred from the results so
+        # far (when there are any: not in generational mode's first generation): on a short
+        # budget the search then improves on the strong seeds instead of spending it all on
+        # random pipelines; the other half stays random, for diversity.
+        if not self.population or (filling and self._n_asked % 2 == 0):
             return self.space.random_genome(self.rng), (), "random"
         if self._parent_stats is None:
             objectives = np.array(self._population_objectives)

@@ -6,7 +6,7 @@ import hashlib
 import importlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
 from typing import Any
@@ -19,6 +19,8 @@ from evopipe.genome import Genome, Step, parse_genome
 __all__ = ["Operator", "Role", "SearchSpace", "import_path", "resolve_search_space", "role_of"]
 
 TASKS = ("classification", "regression")
+# Smallest over largest class count from which class re-weighting seeds are left out.
+BALANCED_CLASS_RATIO = 0.5
 
 
 class Role(str, Enum):
@@ -154,6 +156,28 @@ class SearchSpace:
         for genome in seeds:
             self.check_genome(genome)
         object.__setattr__(self, "seeds", seeds)
+
+    def seeds_for_classes(self, y) -> SearchSpace:
+        """This space, without the seeds that re-weight classes when ``y``'s classes are balanced.
+
+        A ``class_weight="balanced"`` seed is there for imbalanced data; where the smallest
+        class has at least ``BALANCED_CLASS_RATIO`` times the rows of the largest it would
+        cost a full evaluation to score about what its unweighted twin scores.
+
+        Parameters
+        ----------
+        y : array-like
+            Class labels.
+
+        Returns
+        -------
+        SearchSpace
+        """
+        _, counts = np.unique(np.asarray(y), return_counts=True)
+        if counts.min() < BALANCED_CLASS_RATIO * counts.max():
+            return self
+        kept = tuple(g for g in self.seeds if not any(s.param_dict.get("class_weight") == "balanced" for s in g.steps))
+        return self if len(kept) == len(self.seeds) else replace(self, seeds=kept)
 
     @property
     def final_role(self) -> Role:

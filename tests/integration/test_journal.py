@@ -48,7 +48,7 @@ def test_journal_records_every_evaluation_and_resume_skips_them(tmp_path, iris):
     assert len(frame) == 10 and frame["key"].is_unique
     assert list(frame["key"][:6]) == list(first.evaluations_["key"])
     assert len(_lines(path)) == 11
-    assert resumed.best_score_ >= first.best_score_
+    assert resumed.top_score_ >= first.top_score_
 
 
 def test_resume_keeps_the_screening_scores_successive_halving_ranks_by(tmp_path):

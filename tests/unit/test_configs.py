@@ -103,11 +103,21 @@ def test_random_genomes_fit(name: str, task: str) -> None:
         _fit(Genome(tuple(_small(s) for s in space.random_genome(rng).steps)), task)
 
 
+def test_class_weighting_seeds_are_left_out_only_for_balanced_classes() -> None:
+    space = builtin_space("default", "classification")
+    weighted = [g for g in space.seeds if "class_weight='balanced'" in g.text()]
+    assert weighted
+    balanced = space.seeds_for_classes(np.array(["a"] * 60 + ["b"] * 40))
+    assert list(balanced.seeds) == [g for g in space.seeds if g not in weighted]
+    assert balanced.operators == space.operators
+    assert space.seeds_for_classes(np.array([0] * 80 + [1] * 20)) is space  # imbalanced: all kept
+
+
 @pytest.mark.parametrize("task", TASKS)
 def test_seeds_parse_and_lie_in_the_default_space(task: str) -> None:
     space = builtin_space("default", task)
     seeds = builtin_seeds(task)
-    assert 6 <= len(seeds) <= 10
+    assert 6 <= len(seeds) <= 12  # most of the default population of 20 stays free for search
     assert [g.text() for g in space.seeds] == [space.parse(s).text() for s in seeds]
     for text in seeds:
         genome = space.parse(text)

@@ -310,3 +310,29 @@ def test_select_parents():
     assert set(select_parents(obj, 10, np.random.default_rng(3), size=30).tolist()) == {5}
     with pytest.raises(ValueError, match=r"shape \(30,\)"):
         select_parents(obj[:, 0], 3, np.random.default_rng(0))
+
+
+def test_the_returned_pipeline_is_the_simplest_within_one_standard_error_of_the_best():
+    from evopipe.evaluation import Evaluation, Status
+    from evopipe.evolver import Candidate, Evolver
+    from evopipe.genome import parse_genome
+    from evopipe.space import SearchSpace
+
+    space = SearchSpace.from_dict({"sklearn.preprocessing.StandardScaler": {}, "sklearn.decomposition.PCA": {},
+                                   "sklearn.linear_model.LogisticRegression": {}}, "classification")
+    evolver = Evolver(space, np.random.default_rng(0), population_size=10)
+
+    def tell(index, text, folds):
+        genome = parse_genome(text, space.resolve_name)
+        evaluation = Evaluation(genome.key, Status.OK, fold_scores=tuple(folds), score=float(np.mean(folds)))
+        evolver.tell([(Candidate(index, genome, (), "seed"), evaluation)])
+
+    # Noisy folds: the top mean 0.90 has a standard error of 0.0447 (std 0.1 over 5 folds).
+    tell(0, "StandardScaler() -> PCA() -> LogisticRegression()", [0.75, 0.85, 0.9, 0.95, 1.05])
+    tell(1, "StandardScaler() -> LogisticRegression()", [0.86] * 5)  # within it, simpler
+    tell(2, "LogisticRegression()", [0.80] * 5)  # simplest, but below 0.90 - 0.0447
+    assert evolver.best()[0].index == 0
+    assert evolver.chosen()[0].index == 1
+    # Quiet folds: nothing is within the error of the best, which is kept.
+    tell(3, "PCA() -> StandardScaler() -> LogisticRegression()", [0.95, 0.951, 0.952, 0.953, 0.954])
+    assert evolver.chosen()[0].index == evolver.best()[0].index == 3

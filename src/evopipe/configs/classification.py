@@ -187,6 +187,8 @@ _CLASSIFIERS: dict = {
         "activation": ["relu", "tanh"],
         "alpha": FloatRange(1e-6, 0.1, log=True),
         "learning_rate_init": FloatRange(0.0001, 0.1, log=True),
+        # A held-out tenth decides when to stop: on large data, a fraction of the epochs.
+        "early_stopping": [False, True],
     },
 }
 
@@ -218,6 +220,11 @@ SEEDS: list[str] = [
     # 0.968 against 0.956 for the defaults, ~4 s a fit), so this one comes early; early
     # stopping keeps it cheap on small data.
     "HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300, max_leaf_nodes=63, early_stopping=True)",
+    # Tree-ranked feature selection then a small neural network: where many columns are noise
+    # (20 000-row make_classification: holdout 0.974 against 0.947 without the selection, ~6 s
+    # a fit with early stopping).
+    "SelectFromModel(estimator=ExtraTreesClassifier(n_estimators=100, max_features=0.2), threshold='median') "
+    "-> StandardScaler() -> MLPClassifier(early_stopping=True)",
     "HistGradientBoostingClassifier(class_weight='balanced')",
     "RandomForestClassifier(n_estimators=100, class_weight='balanced', min_samples_leaf=3)",
     "HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300, max_leaf_nodes=15, l2_regularization=1.0)",

@@ -134,6 +134,8 @@ _REGRESSORS: dict = {
         "activation": ["relu", "tanh"],
         "alpha": FloatRange(1e-6, 0.1, log=True),
         "learning_rate_init": FloatRange(0.0001, 0.1, log=True),
+        # A held-out tenth decides when to stop: on large data, a fraction of the epochs.
+        "early_stopping": [False, True],
     },
 }
 
