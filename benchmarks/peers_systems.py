@@ -50,6 +50,8 @@ def run_evopipe(X, y, regression: bool, budget: float, params: dict) -> dict:
         statuses = Counter(str(s) for s in frame["status"])
         row["candidates_ok"] = statuses.get("OK", 0)
         row["statuses"] = dict(statuses)
+    row["pipeline"] = model.best_genome_.text()
+    row["cv_score"], row["top_cv_score"] = float(model.best_score_), float(model.top_score_)
     return row
 
 

@@ -81,6 +81,7 @@ class Evolver:
         self._parent_stats: tuple[np.ndarray, np.ndarray] | None = None
         self._fold_bars: tuple | None = None
         self._screen_scores: list[float] = []
+        self._best_screen: float | None = None
         self._screen_bar: float | None = None
 
     @property
@@ -111,6 +112,8 @@ class Evolver:
             if np.isfinite(evaluation.screen_score):
                 self._screen_scores.append(evaluation.screen_score)
                 self._screen_bar = None
+                if self._best_screen is None or evaluation.screen_score > self._best_screen:
+                    self._best_screen = evaluation.screen_score
             if evaluation.ok:
                 self.population.append((candidate, evaluation))
                 self._population_objectives.append(_objective_row(candidate, evaluation))
@@ -161,8 +164,7 @@ class Evolver:
         screen_bar = self._screening_bar() if screen else None
         if screen_bar is None and not folds:
             return None
-        exempt = max(self._screen_scores) if screen and self._screen_scores else None
-        return PruneBars(screen=screen_bar, folds=folds, pace_exempt_screen=exempt)
+        return PruneBars(screen=screen_bar, folds=folds, pace_exempt_screen=self._best_screen if screen else None)
 
     def _screening_bar(self) -> float:
         if self._screen_bar is None:
@@ -203,8 +205,8 @@ class Evolver:
         evaluations whose mean score is at least the best one's minus its standard error
         (standard deviation of its fold scores / sqrt(folds)), the one with the fewest steps.
         With many candidates the top cross-validation score is optimistic (the winner's
-        curse); a simpler pipeline that the folds cannot tell apart from it generalises at
-        least as well. On large data the error is small and the best is kept.
+        curse); a simpler pipeline that the folds cannot tell apart from it is the safer
+        choice. On large data the error is small and the best is kept.
         """
         best = self._best
         if best is None or len(best[1].fold_scores) < 2:
