@@ -21,8 +21,9 @@ from sklearn.utils.validation import has_fit_parameter
 from evopipe.cache import PrefixState, process_cache
 from evopipe.compile import build, pipeline_steps
 from evopipe.genome import Genome
+from evopipe.redaction import redact_data_values, vocabulary_of
 
-__all__ = ["EvalContext", "Evaluation", "PruneBars", "Status", "evaluate", "take_rows"]
+__all__ = ["EvalContext", "Evaluation", "PruneBars", "Status", "evaluate", "record_text", "take_rows"]
 
 MAX_ERROR_CHARS = 2000
 
@@ -158,9 +159,21 @@ def take_rows(data: Any, indices: np.ndarray) -> Any:
     return data[indices]
 
 
-def _error_text(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return text[:MAX_ERROR_CHARS]
+def record_text(text: str, genome: Genome, context: EvalContext, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` as a record may keep it: data values redacted, then cut to ``limit`` characters.
+
+    Redaction (:mod:`evopipe.redaction`) reads a bounded head of the text, so a huge message
+    costs little, and runs before the cut so that no value is left half-shown at the end.
+    """
+    if not text:
+        return text
+    vocabulary = vocabulary_of(context.data_token or f"id-{id(context.X)}-{id(context.y)}",
+                               context.X, context.y, context.sample_weight)
+    return redact_data_values(text[: 4 * limit], vocabulary, keep=genome.text())[:limit]
+
+
+def _error_text(exc: BaseException, genome: Genome, context: EvalContext) -> str:
+    return record_text("".join(traceback.format_exception_only(type(exc), exc)).strip(), genome, context)
 
 
 def _fit_params(estimator, sample_weight) -> dict:
@@ -346,11 +359,11 @@ def evaluate(
                     )
                     break
         except MemoryError as exc:
-            status, error = Status.MEMORY, _error_text(exc)
+            status, error = Status.MEMORY, _error_text(exc, genome, context)
         except Exception as exc:  # a candidate's failure is data, whatever it is
-            status, error = Status.ERROR, _error_text(exc)
+            status, error = Status.ERROR, _error_text(exc, genome, context)
     fitted = outcomes + ([screened] if screened is not None else [])
-    first_warning = f"{caught[0].category.__name__}: {caught[0].message}"[:300] if caught else ""
+    first_warning = record_text(f"{caught[0].category.__name__}: {caught[0].message}", genome, context, 300) if caught else ""
     predictions = _out_of_fold(outcomes, context.folds, len(context.y)) if status is Status.OK else None
     return Evaluation(
         key=genome.key,

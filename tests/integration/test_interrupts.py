@@ -5,7 +5,7 @@ worker processes), waits until results are journaled, collects the subprocess's 
 with psutil and sends SIGINT: to the driver process alone, or to its whole process group as a
 terminal's Ctrl-C does (then the workers receive it too). Then: every socket of a default fit
 is on loopback, plain tcp:// to another host warns about TLS, huge error texts are truncated,
-and a candidate that holds the GIL in C is still stopped at its limit.
+error and warning texts show no data values, and a candidate that holds the GIL in C is still stopped at its limit.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import psutil
 import pytest
 
@@ -323,6 +325,54 @@ def test_error_texts_in_records_are_truncated(tmp_path, monkeypatch, iris, n_job
         assert len(row["error"]) <= MAX_ERROR_CHARS <= 4096
         assert len(row["warning"]) <= 4096
     assert max(len(line) for line in journal.read_text().splitlines()) < 16_384
+
+
+LEAKY = textwrap.dedent('''
+    """A classifier whose warning and error quote the data it was given."""
+    import warnings
+
+    import numpy as np
+    from sklearn.dummy import DummyClassifier
+
+
+    class Leaky(DummyClassifier):
+        def __init__(self, row=False):
+            super().__init__(strategy="most_frequent")
+            self.row = row
+
+        def fit(self, X, y, sample_weight=None):
+            warnings.warn(f"odd value {X[0, 0]!r} for the label {y[0]!r}")
+            if self.row:  # an array repr and a label list
+                raise ValueError(f"bad row {X[0]} with labels {list(np.unique(y))}")
+            raise ValueError(f"cannot use {X[0, 0]} (label {y[0]}, quoted '{y[0]}')")
+''')
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2], ids=["in-process", "dask"])
+def test_error_and_warning_texts_never_show_data_values(tmp_path, monkeypatch, n_jobs):
+    (tmp_path / "leaky.py").write_text(LEAKY)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"amount": np.round(1000 + rng.random(60) * 9000, 4), "ratio": rng.random(60),
+                      "shop": pd.Categorical(rng.choice(["Acme Widgets", "Globex"], 60))})
+    y = np.array(["label-alpha", "label-beta"] * 30)
+    # A constant that is not a label: a real scikit-learn error that lists the labels.
+    seeds = ("leaky.Leaky(row=False)", "leaky.Leaky(row=True)", "LogisticRegression(C=1.0)",
+             "sklearn.dummy.DummyClassifier(strategy='constant', constant='label-zeta')")
+    space = SearchSpace((Operator("sklearn.linear_model.LogisticRegression", {"C": [0.1, 1.0]}),),
+                        "classification", seeds=seeds, max_preprocessors=0)
+    journal = tmp_path / "run.jsonl"
+    model = EvoClassifier(max_time=90, max_evals=len(seeds), n_jobs=n_jobs, cv=2, random_state=0,
+                          search_space=space, checkpoint=str(journal)).fit(X, y)
+    frame = model.evaluations_.set_index("pipeline")
+    failed = frame[frame["status"] == "ERROR"]
+    assert len(failed) == 3, frame[["status", "error"]]
+    assert all("ValueError" in e and "<redacted>" in e for e in failed["error"]), failed["error"].tolist()
+    assert "<numbers redacted>" in frame.loc["Leaky(row=True)", "error"]
+    assert "constant=label-zeta" in failed["error"].str.cat()  # the pipeline's own values are kept
+    texts = "\n".join([*frame["error"], *frame["warning"], journal.read_text()])
+    shown = [f"{v}" for v in X["amount"]] + [f"{v:.8g}" for v in X["ratio"]] + ["label-alpha", "label-beta"]
+    assert not [value for value in shown if value in texts]
 
 
 HOLDS_GIL = textwrap.dedent('''

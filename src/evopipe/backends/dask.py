@@ -46,7 +46,7 @@ from evopipe.backends.dask_cluster import (
     warn_if_insecure,
 )
 from evopipe.backends.dask_tasks import kill_worker_process, run_evaluation_task, swap_allowed_failures
-from evopipe.evaluation import EvalContext, Evaluation, PruneBars, Status
+from evopipe.evaluation import EvalContext, Evaluation, PruneBars, Status, record_text
 from evopipe.genome import Genome
 
 __all__ = ["DaskBackend"]
@@ -294,7 +294,8 @@ class DaskBackend(Backend):
             self._started.pop(key, None)
             if self._context_future.status != "finished":
                 return self._resubmit(task, "the cluster lost the scattered data", strike=False)
-            return task["index"], Evaluation(genome.key, Status.ERROR, error=f"{type(exc).__name__}: {exc}"[:2000])
+            error = record_text(f"{type(exc).__name__}: {exc}", genome, self._context)
+            return task["index"], Evaluation(genome.key, Status.ERROR, error=error)
         worker = getattr(getattr(exc, "last_worker", None), "address", "")
         if worker in self._restarted_workers:
             self._started.pop(key, None)
