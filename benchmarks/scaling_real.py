@@ -5,9 +5,15 @@
 (``--modes``, default both):
 
 - ``async`` (evopipe's default: a new candidate is submitted the moment a worker frees up). Its
-  children depend on the order results arrive in, which differs between the runs, so here the
-  population is as large as ``max_evals``: both runs evaluate the same candidates (the initial
-  population: seeds and random pipelines), and the wall ratio measures the execution alone.
+  children depend on the order results arrive in, which differs between the runs (even while
+  the initial population fills, every other newcomer is bred from the results so far), so here
+  the candidates are fixed in advance: the light space's seeds, then random pipelines drawn from
+  it with ``numpy.random.default_rng(0)``, all given as seeds, in the order drawn. Both runs
+  evaluate the same ``max_evals`` candidates and the wall ratio measures the execution alone.
+
+In async mode pruning is off (``prune=False``): its bars come from the results so far, so with
+it a candidate's cost would depend on the arrival order too. Generational mode keeps it: there
+the bars come from earlier generations, told in submission order, the same in both runs.
 - ``generational``: both runs evaluate the same candidates (checked and reported), so the
   comparison is exact, but every generation waits for its slowest candidate.
 
@@ -62,9 +68,11 @@ def fit_once(mode: str, n_workers: int, max_evals: int):
     client = Client(cluster, set_as_default=False)
     try:
         client.run(importlib.import_module, "evopipe.evaluation")  # imports outside the measured wall
-        population = max_evals if mode == "async" else POPULATION
-        est = EvoClassifier(max_time=None, max_evals=max_evals, search_space="light", cv=3, mode=mode,
-                            population_size=population, random_state=0, client=client)
+        space = fixed_candidates(max_evals, y) if mode == "async" else "light"
+        # Async pruning bars come from the results so far: what a candidate costs would depend
+        # on the order results arrive in, which differs between the runs.
+        est = EvoClassifier(max_time=None, max_evals=max_evals, search_space=space, cv=3, mode=mode,
+                            population_size=POPULATION, prune=mode != "async", random_state=0, client=client)
         log(f"{mode}: digits, {n_workers} worker(s), max_evals={max_evals} (load {load1()})")
         t0 = time.perf_counter()
         est.fit(X, y)
@@ -72,6 +80,25 @@ def fit_once(mode: str, n_workers: int, max_evals: int):
     finally:
         client.close()
         cluster.close(timeout=20)
+
+
+def fixed_candidates(n: int, y):
+    """The light classification space with ``n`` seeds: its own, then distinct random pipelines.
+
+    Only seeds that the search keeps for these labels (no class re-weighting on balanced
+    classes: ``SearchSpace.seeds_for_classes``), so that all ``n`` are evaluated.
+    """
+    import dataclasses
+
+    from evopipe.configs import builtin_space
+
+    space = builtin_space("light", "classification").seeds_for_classes(y)
+    seeds, rng = list(space.seeds), np.random.default_rng(0)
+    while len(seeds) < n:
+        genome = space.random_genome(rng)
+        if genome not in seeds and dataclasses.replace(space, seeds=(genome,)).seeds_for_classes(y).seeds:
+            seeds.append(genome)
+    return dataclasses.replace(space, seeds=tuple(seeds[:n]))
 
 
 def run_row(mode: str, n_workers: int, est, wall: float) -> dict:

@@ -174,7 +174,7 @@ def _columns(data: Any) -> list[pd.Series]:
     if isinstance(data, pd.Series):
         return [data]
     array = np.asarray(data)
-    if array.dtype.kind in "biufc":  # one numeric block: no need to split it into columns
+    if array.dtype.kind in "biuf":  # one numeric block: no need to split it into columns
         return [pd.Series(array.ravel())]
     array = array.reshape(len(array), -1) if array.ndim > 1 else array.reshape(-1, 1)
     return [pd.Series(array[:, i]) for i in range(array.shape[1])]
