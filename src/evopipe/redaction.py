@@ -35,7 +35,7 @@ import pandas as pd
 
 __all__ = ["MAX_INDEXED_NUMBERS", "DataVocabulary", "redact_data_values", "vocabulary_of"]
 
-MAX_INDEXED_NUMBERS = 20_000_000
+MAX_INDEXED_NUMBERS = 5_000_000  # a sorted copy of at most 40 MB, made on a process's first error
 REDACTED = "<redacted>"
 REDACTED_NUMBERS = "<numbers redacted>"
 
@@ -157,12 +157,16 @@ _cached: tuple[str, DataVocabulary] | None = None
 def vocabulary_of(token: str, *arrays: Any) -> DataVocabulary:
     """The vocabulary of a dataset, built once per process and dataset (``token`` names it).
 
-    Only the latest dataset is kept: a worker serves one search at a time.
+    Only the latest dataset is kept: a worker serves one search at a time. Without the memory
+    to build it, a vocabulary that knows no strings and treats every telling number as data.
     """
     global _cached
     with _cache_lock:
         if _cached is None or _cached[0] != token:
-            _cached = (token, DataVocabulary.from_data(*arrays))
+            try:
+                _cached = (token, DataVocabulary.from_data(*arrays))
+            except MemoryError:  # the text is often a MemoryError's: redact numbers blindly, keep going
+                return DataVocabulary(frozenset(), None)
         return _cached[1]
 
 

@@ -69,3 +69,15 @@ def test_the_vocabulary_is_built_once_per_dataset():
     first = vocabulary_of("token-a", np.array([[111.0]]), None)
     assert vocabulary_of("token-a", np.array([[999.0]]), None) is first
     assert vocabulary_of("token-b", np.array([[999.0]]), None).numbers.tolist() == [999.0]
+
+
+class _NoMemory:
+    def __array__(self, dtype=None, copy=None):
+        raise MemoryError("Unable to allocate 7.45 GiB")
+
+
+def test_without_memory_for_the_vocabulary_every_telling_number_is_redacted():
+    vocabulary = vocabulary_of("token-no-memory", _NoMemory(), None)
+    assert vocabulary.numbers is None and not vocabulary.strings
+    assert redact_data_values("Unable to allocate 7.45 GiB for shape (2, 10)", vocabulary) == (
+        f"Unable to allocate {REDACTED} GiB for shape (2, 10)")
