@@ -6,7 +6,8 @@ Simulated part (default)
     sigma 1, per candidate), so 8, 32 and 128 slots fit on 2 cores. For each slot count and each
     mode (population = slots) the real run loop (:func:`evopipe.loop.run_search` with an
     :class:`~evopipe.evolver.Evolver` and a :class:`~evopipe.backends.dask.DaskBackend`) runs
-    for ``--seconds`` under ``Budget(max_time=...)``. A fresh cluster is made for every
+    for ``--seconds`` under ``Budget(max_time=...)``, with the estimators' default prefix
+    cache (``prefix_cache="256MB"``) as a user's search has it. A fresh cluster is made for every
     configuration: the search cancels its in-flight tasks at the deadline, but a task already
     sleeping on a worker thread finishes anyway and would steal slots from the next run.
 
@@ -87,6 +88,7 @@ if BENCH_DIR not in sys.path:
 import synthetic  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
+from evopipe import EvoClassifier  # noqa: E402
 from evopipe.backends.dask import DaskBackend  # noqa: E402
 from evopipe.context import build_context  # noqa: E402
 from evopipe.distributions import IntRange  # noqa: E402
@@ -94,6 +96,7 @@ from evopipe.evaluation import Status  # noqa: E402
 from evopipe.evolver import Evolver  # noqa: E402
 from evopipe.loop import Budget, run_search  # noqa: E402
 from evopipe.space import Operator, SearchSpace  # noqa: E402
+from evopipe.validation import parse_size  # noqa: E402
 
 SLOTS = (8, 32, 128)
 MODES = ("async", "generational")
@@ -191,8 +194,11 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: st
     cluster, client = make_cluster(2, max(1, slots // 2))
     try:
         X, y = synthetic.make_data(40, seed=0)
+        # The estimators' default prefix cache, as a user's search runs: the front step
+        # (imputation, encoding) of each fold is then fitted once per worker, not per candidate.
+        cache_bytes = parse_size("prefix_cache", EvoClassifier().get_params()["prefix_cache"])
         context = build_context(X, y, cv=N_FOLDS, scoring=None, groups=None, sample_weight=None,
-                                classification=True, seed=0)
+                                classification=True, seed=0, cache_bytes=cache_bytes)
         evolver = Evolver(synthetic_space(), np.random.default_rng(0), population_size=slots)
         backend = DaskBackend(client=client)
         collect_seconds = _time_collect(backend)

@@ -32,7 +32,8 @@ evopipe recorded, one candidate at a time. Printed as one JSON line on stdout:
 - ``driver_rss_growth_mb``: RSS of this process (driver and scheduler) after the fit minus
   before it; ``driver_rss_peak_mb`` the largest value sampled every 0.5 s.
 - ``leaked_futures``: ``len(client.futures)`` after the fit (``..._after_gc`` after a garbage
-  collection); ``scheduler_tasks_after`` the tasks the scheduler still holds.
+  collection), with ``leaked_future_candidates``: the recorded status and injected behaviour
+  of each leaked task's candidate; ``scheduler_tasks_after`` the tasks the scheduler still holds.
 
 Usage::
 
@@ -164,6 +165,17 @@ class _Sampler(threading.Thread):
             run = run + 1 if activity == _ACTIVITIES["_enforce_time_limits"] else 0
             longest = max(longest, run)
         return seconds, round(longest * _SAMPLE_SECONDS, 1)
+
+
+def _candidate_of(future_key: str, frame, behaviour: dict) -> dict:
+    """The recorded row (status, error, seconds) and injected behaviour of a task's candidate."""
+    genome_key = future_key.split("-")[1] if future_key.count("-") >= 2 else ""
+    rows = frame[frame["key"] == genome_key]
+    if rows.empty:
+        return {"key": future_key, "recorded": False}
+    row = rows.iloc[0]
+    return {"key": future_key, "recorded": True, "status": row["status"], "behaviour": behaviour.get(genome_key),
+            "seconds": round(float(row["seconds"]), 2), "error": str(row["error"])[:160]}
 
 
 def run(n_evals: int, max_time: float | None, n_workers: int, memory_limit: str, max_eval_time: float,
@@ -302,6 +314,8 @@ def run(n_evals: int, max_time: float | None, n_workers: int, memory_limit: str,
         "driver_rss_peak_mb": round(max(sampler.peak_rss, rss_after) / 2**20, 1),
         "leaked_futures": len(leaked),
         "leaked_future_keys": leaked[:5],
+        # What became of a leaked future's candidate (keys are evaluate-<genome key>-<run>[-attempt]).
+        "leaked_future_candidates": [_candidate_of(key, frame, behaviour) for key in leaked[:5]],
         "leaked_futures_after_gc": leaked_after_gc,
         "scheduler_tasks_after": seen["n_tasks_now"],
         "scheduler_tasks_after_gc": scheduler_tasks_after_gc,
