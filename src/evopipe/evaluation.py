@@ -167,9 +167,13 @@ def record_text(text: str, genome: Genome, context: EvalContext, limit: int = MA
     """
     if not text:
         return text
-    vocabulary = vocabulary_of(context.data_token or f"id-{id(context.X)}-{id(context.y)}",
-                               context.X, context.y, context.sample_weight)
-    return redact_data_values(text[: 4 * limit], vocabulary, keep=genome.text())[:limit]
+    try:
+        vocabulary = vocabulary_of(context.data_token or f"id-{id(context.X)}-{id(context.y)}",
+                                   context.X, context.y, context.sample_weight)
+        return redact_data_values(text[: 4 * limit], vocabulary, keep=genome.text())[:limit]
+    except Exception as exc:  # recording a failure must not fail; an unchecked text is not kept
+        kind = text.split(":", 1)[0][:100]
+        return f"{kind} (text withheld: checking it for data values failed with {type(exc).__name__})"
 
 
 def _error_text(exc: BaseException, genome: Genome, context: EvalContext) -> str:

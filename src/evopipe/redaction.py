@@ -25,6 +25,7 @@ names and values) are always kept: they say nothing about the data.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from dataclasses import dataclass
@@ -98,8 +99,13 @@ class DataVocabulary:
             return False
         if self.numbers is None:
             return True
-        value = float(text)
-        half_step = 0.5 * 10.0 ** _last_digit_exponent(text)
+        try:
+            value = float(text)
+            half_step = 0.5 * 10.0 ** _last_digit_exponent(text)
+        except OverflowError:  # "1e999": no finite data value shows like that
+            return False
+        if not math.isfinite(value):
+            return False
         tolerance = half_step + 1e-12 * abs(value)
         i = np.searchsorted(self.numbers, value - tolerance, side="left")
         return bool(i < self.numbers.size and self.numbers[i] <= value + tolerance)

@@ -81,3 +81,21 @@ def test_without_memory_for_the_vocabulary_every_telling_number_is_redacted():
     assert vocabulary.numbers is None and not vocabulary.strings
     assert redact_data_values("Unable to allocate 7.45 GiB for shape (2, 10)", vocabulary) == (
         f"Unable to allocate {REDACTED} GiB for shape (2, 10)")
+
+
+def test_numbers_beyond_floating_point_are_left_alone(vocabulary):
+    assert redact_data_values("overflow at 1e999 and 123.457e0", vocabulary) == f"overflow at 1e999 and {REDACTED}"
+
+
+class _Unreadable:
+    def __array__(self, dtype=None, copy=None):
+        raise ValueError("cannot be read")
+
+
+def test_a_text_that_cannot_be_checked_is_withheld_not_raised():
+    from evopipe.evaluation import EvalContext, record_text
+    from evopipe.genome import parse_genome
+
+    context = EvalContext(X=_Unreadable(), y=np.array([1, 2]), folds=(), scorer=None, data_token="token-unreadable")
+    text = record_text("ValueError: bad value 'secret'", parse_genome("sklearn.dummy.DummyClassifier()"), context)
+    assert text == "ValueError (text withheld: checking it for data values failed with ValueError)"
