@@ -57,6 +57,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 from collections import Counter
 from pathlib import Path
 
@@ -167,6 +168,33 @@ class _Sampler(threading.Thread):
         return seconds, round(longest * _SAMPLE_SECONDS, 1)
 
 
+def _holders_of(keys: set) -> dict:
+    """What keeps the Future objects of ``keys`` alive: their referrers, two levels up, by type."""
+    from distributed import Future
+
+    def describe(obj) -> str:
+        name = type(obj).__name__
+        if isinstance(obj, dict):
+            name += f"(keys {sorted(map(str, obj))[:6]})"
+        elif isinstance(obj, types.FrameType):
+            name += f"({obj.f_code.co_name} in {Path(obj.f_code.co_filename).name}:{obj.f_lineno})"
+        elif isinstance(obj, types.TracebackType):
+            owners = [type(r).__name__ for r in gc.get_referrers(obj) if isinstance(r, BaseException)]
+            name += f"(of {owners[:3]})"
+        return name
+
+    found = {}
+    for obj in gc.get_objects():
+        if isinstance(obj, Future) and obj.key in keys:
+            found.setdefault(obj.key, [])
+            for referrer in gc.get_referrers(obj):
+                if referrer is found:
+                    continue
+                up = [describe(r) for r in gc.get_referrers(referrer)][:6]
+                found[obj.key].append({"referrer": describe(referrer), "its_referrers": up})
+    return found
+
+
 def _candidate_of(future_key: str, frame, behaviour: dict) -> dict:
     """The recorded row (status, error, seconds) and injected behaviour of a task's candidate."""
     genome_key = future_key.split("-")[1] if future_key.count("-") >= 2 else ""
@@ -230,6 +258,7 @@ def run(n_evals: int, max_time: float | None, n_workers: int, memory_limit: str,
             leaked = sorted(client.futures)
             gc.collect()
             leaked_after_gc = len(client.futures)
+            leak_holders = _holders_of(set(client.futures))
             scheduler_tasks_after_gc = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
         finally:
             stop.set()
@@ -317,6 +346,7 @@ def run(n_evals: int, max_time: float | None, n_workers: int, memory_limit: str,
         # What became of a leaked future's candidate (keys are evaluate-<genome key>-<run>[-attempt]).
         "leaked_future_candidates": [_candidate_of(key, frame, behaviour) for key in leaked[:5]],
         "leaked_futures_after_gc": leaked_after_gc,
+        "leak_holders": leak_holders,
         "scheduler_tasks_after": seen["n_tasks_now"],
         "scheduler_tasks_after_gc": scheduler_tasks_after_gc,
     }

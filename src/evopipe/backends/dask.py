@@ -437,6 +437,11 @@ class DaskBackend(Backend):
             if self._context_future is not None:
                 self._context_future.release()  # else the scheduler logs "lost scattered data" on close
             self._context_future = None
+            if self._completed is not None:
+                # Results not read (a timed-out task's KilledWorker, say) sit in its queue, and
+                # it lives on while any of its futures is unfinished: empty it, or a borrowed
+                # client keeps those futures.
+                self._completed.clear()
             self._completed = None
             if self._owns_client:
                 self.client.close()
