@@ -440,8 +440,9 @@ class DaskBackend(Backend):
             if self._completed is not None:
                 # Results not read (a timed-out task's KilledWorker, say) sit in its queue, and
                 # it lives on while any of its futures is unfinished: empty it, or a borrowed
-                # client keeps those futures.
-                self._completed.clear()
+                # client keeps those futures. Never let it stop the closing below.
+                with contextlib.suppress(Exception):
+                    self._completed.clear()
             self._completed = None
             if self._owns_client:
                 self.client.close()
