@@ -10,12 +10,12 @@
   the candidates are fixed in advance: the light space's seeds, then random pipelines drawn from
   it with ``numpy.random.default_rng(0)``, all given as seeds, in the order drawn. Both runs
   evaluate the same ``max_evals`` candidates and the wall ratio measures the execution alone.
+- ``generational``: both runs evaluate the same candidates (checked and reported), so the
+  comparison is exact, but every generation waits for its slowest candidate.
 
 In async mode pruning is off (``prune=False``): its bars come from the results so far, so with
 it a candidate's cost would depend on the arrival order too. Generational mode keeps it: there
 the bars come from earlier generations, told in submission order, the same in both runs.
-- ``generational``: both runs evaluate the same candidates (checked and reported), so the
-  comparison is exact, but every generation waits for its slowest candidate.
 
 Each run prints a JSON line (or a sentence) with its wall time and ``slot_efficiency`` = summed
 evaluation time / (workers x search wall): how busy the workers were. Each mode's summary gives

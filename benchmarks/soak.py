@@ -183,12 +183,12 @@ def _holders_of(keys: set) -> dict:
             name += f"(of {owners[:3]})"
         return name
 
-    found = {}
-    for obj in gc.get_objects():
+    found, objects = {}, gc.get_objects()
+    for obj in objects:
         if isinstance(obj, Future) and obj.key in keys:
             found.setdefault(obj.key, [])
             for referrer in gc.get_referrers(obj):
-                if referrer is found:
+                if referrer is objects:  # this very scan
                     continue
                 up = [describe(r) for r in gc.get_referrers(referrer)][:6]
                 found[obj.key].append({"referrer": describe(referrer), "its_referrers": up})

@@ -8,6 +8,7 @@ and enforces hard limits; this module records what happened.
 from __future__ import annotations
 
 import math
+import re
 import time
 import traceback
 import warnings
@@ -172,7 +173,8 @@ def record_text(text: str, genome: Genome, context: EvalContext, limit: int = MA
                                    context.X, context.y, context.sample_weight)
         return redact_data_values(text[: 4 * limit], vocabulary, keep=genome.text())[:limit]
     except Exception as exc:  # recording a failure must not fail; an unchecked text is not kept
-        kind = text.split(":", 1)[0][:100]
+        head = text.split(":", 1)[0]
+        kind = head if re.fullmatch(r"[\w.]{1,100}", head) else "Error"  # a type name, never data
         return f"{kind} (text withheld: checking it for data values failed with {type(exc).__name__})"
 
 

@@ -81,11 +81,13 @@ class DataVocabulary:
                 elif pd.api.types.is_numeric_dtype(column.dtype):
                     numeric_parts.append(column.to_numpy(dtype=float, na_value=np.nan))
                 else:
+                    numbers_here = []
                     for value in pd.unique(column.dropna()):
                         if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-                            numeric_parts.append(np.array([value], dtype=float))
+                            numbers_here.append(value)
                         else:
                             strings.add(str(value))
+                    numeric_parts.append(np.array(numbers_here, dtype=float))
         n_numbers = sum(p.size for p in numeric_parts)
         numbers = None
         if n_numbers <= MAX_INDEXED_NUMBERS:

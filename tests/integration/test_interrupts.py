@@ -5,7 +5,8 @@ worker processes), waits until results are journaled, collects the subprocess's 
 with psutil and sends SIGINT: to the driver process alone, or to its whole process group as a
 terminal's Ctrl-C does (then the workers receive it too). Then: every socket of a default fit
 is on loopback, plain tcp:// to another host warns about TLS, huge error texts are truncated,
-error and warning texts show no data values, and a candidate that holds the GIL in C is still stopped at its limit.
+error and warning texts show no data values, and a candidate that holds the GIL in C is still
+stopped at its limit.
 """
 
 from __future__ import annotations

@@ -99,3 +99,5 @@ def test_a_text_that_cannot_be_checked_is_withheld_not_raised():
     context = EvalContext(X=_Unreadable(), y=np.array([1, 2]), folds=(), scorer=None, data_token="token-unreadable")
     text = record_text("ValueError: bad value 'secret'", parse_genome("sklearn.dummy.DummyClassifier()"), context)
     assert text == "ValueError (text withheld: checking it for data values failed with ValueError)"
+    bare = record_text("secret-berry was not expected", parse_genome("sklearn.dummy.DummyClassifier()"), context)
+    assert bare == "Error (text withheld: checking it for data values failed with ValueError)"

@@ -438,9 +438,7 @@ class DaskBackend(Backend):
                 self._context_future.release()  # else the scheduler logs "lost scattered data" on close
             self._context_future = None
             if self._completed is not None:
-                # Results not read (a timed-out task's KilledWorker, say) sit in its queue, and
-                # it lives on while any of its futures is unfinished: empty it, or a borrowed
-                # client keeps those futures. Never let it stop the closing below.
+                # Unread results (a timed-out task's) sit in its queue: a borrowed client would keep them.
                 with contextlib.suppress(Exception):
                     self._completed.clear()
             self._completed = None
