@@ -12,7 +12,7 @@ import pytest
 from sklearn.datasets import load_iris
 
 from clusters import local_cluster
-from evopipe import EvoClassifier, SearchSpace
+from evopipe import EvoClassifier, SearchSpace, parse_genome
 from evopipe.space import Operator
 
 FAULTS = "fault_operators"
@@ -168,6 +168,81 @@ def test_nannies_closed_as_lost_are_started_again(data, caplog):
     finally:
         client.close()
         cluster.close()
+
+
+def test_candidates_whose_nannies_the_cluster_closes_are_rerun_without_blame(data, caplog):
+    # What a SpecCluster does when lost-worker-timeout catches a nanny between two restarts
+    # (seen in the soak): it drops the nanny from cluster.workers and closes it, and the worker
+    # the nanny had started meanwhile goes down with the candidate it was running. Done here
+    # to every nanny, twice, while both candidates run: not their fault, so no strikes (two
+    # strikes would record them ERROR) and both end OK on the nannies the backend starts again.
+    from distributed import Client
+
+    X, y = data
+    cluster = local_cluster(2)
+    client = Client(cluster, set_as_default=False)
+    seeds = [f"SleepThenFit(seconds={s})" for s in (2.5, 3.0)]
+    closings: list[float] = []
+
+    async def close_nannies_as_lost():
+        for name in list(cluster.workers):
+            await cluster.workers.pop(name).close()
+
+    def close_while_running():
+        for _ in range(2):
+            give_up = time.monotonic() + 60
+            while sum(map(len, client.processing().values())) < 2 and time.monotonic() < give_up:
+                time.sleep(0.1)
+            time.sleep(1.0)  # both candidates have started (and said so)
+            cluster.sync(close_nannies_as_lost)
+            closings.append(time.monotonic())
+
+    closer = threading.Thread(target=close_while_running, daemon=True)
+    try:
+        closer.start()
+        with caplog.at_level("INFO", logger="evopipe.backends.dask"):
+            model = EvoClassifier(
+                max_time=120, max_evals=2, cv=2, client=client, random_state=0, search_space=_space(*seeds),
+            ).fit(X, y)
+        closer.join(timeout=60)
+        assert len(closings) == 2  # the condition did happen, twice
+        assert "closed the nanny of its worker" in caplog.text
+        assert _statuses(model) == dict.fromkeys(seeds, "OK"), model.evaluations_[["pipeline", "status", "error"]]
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _forget_scattered_data(dask_scheduler=None) -> list:
+    """Run on the scheduler: drop the search's scattered data without telling its client."""
+    keys = [key for key in dask_scheduler.tasks if str(key).startswith("EvalContext-")]
+    for client in list(dask_scheduler.clients):
+        dask_scheduler.client_releases_keys(keys=keys, client=client, stimulus_id="test-forget")
+    return keys
+
+
+def test_scattered_data_gone_behind_the_clients_back_is_scattered_again(dask_client, data):
+    # Seen in the soak under a storm of deaths: the data was scattered to a worker that died
+    # before the scheduler took note of it. The client's future for it stays "finished", every
+    # task submitted on it is cancelled at once ("computation on lost data"), and re-running
+    # them on the same data went round in circles until each hit its attempt cap.
+    from evopipe.backends.dask import DaskBackend
+    from evopipe.context import build_context
+
+    X, y = data
+    backend = DaskBackend(client=dask_client)
+    try:
+        backend.start(build_context(X, y, 2, None, None, None, True, 0))
+        assert dask_client.run_on_scheduler(_forget_scattered_data)  # nothing depends on it yet
+        genomes = [parse_genome(f"sklearn.linear_model.LogisticRegression(C={c})") for c in (0.1, 1.0)]
+        for i, genome in enumerate(genomes):
+            backend.submit(i, genome, None)
+        results, give_up = {}, time.monotonic() + 60
+        while len(results) < 2 and time.monotonic() < give_up:
+            results.update(backend.wait(timeout=give_up - time.monotonic()))
+        assert [results[i].status.name for i in (0, 1)] == ["OK", "OK"], results
+    finally:
+        backend.close()
 
 
 def test_killing_a_worker_that_is_already_gone_is_not_an_error(dask_client):

@@ -12,17 +12,17 @@ workers in turn):
   event naming the worker; a ``KilledWorker`` from that worker is recorded MEMORY.
 - Any other death (``os._exit``, a segfault, a worker killed from outside) re-runs the
   candidate once; only a candidate that kills a second worker is recorded ERROR. Tasks that
-  shared a worker restarted for a timeout are re-run without counting against them.
+  shared a worker restarted for a timeout, or whose nanny the cluster closed (below), are
+  re-run without counting against them.
 
 Workers that do not come back: a ``LocalCluster`` (any ``SpecCluster``) closes a nanny for good
 when, ``distributed.deploy.lost-worker-timeout`` (15 s) after one of its workers died, no worker
-of that name is registered, which on a cluster whose workers die every few seconds happens
-sooner or later to every nanny (the worker is just restarting again). The nanny stays in the
-cluster's ``worker_spec``, so when the cluster object lives in this process the backend scales
-it back to its own spec (:func:`evopipe.backends.dask_cluster.revive_lost_nannies`); a remote cluster must bring its
-workers back by itself, and re-scattering the data fails with a clear error if none is up for
-a minute. The same storms of deaths can strand an erred task inside ``as_completed``; the
-backend collects those itself (:meth:`DaskBackend._collect_undelivered`).
+of that name is registered; on a cluster whose workers die every few seconds that catches every
+nanny sooner or later, with the worker it had just restarted. When the cluster object lives in
+this process the backend starts such nannies again (:mod:`~evopipe.backends.dask_cluster`); a
+remote cluster must bring its workers back by itself, and re-scattering the data fails with a
+clear error if none is up for a minute. The same storms of deaths can strand an erred task
+inside ``as_completed``; the backend collects those itself (:meth:`DaskBackend._collect_undelivered`).
 """
 
 from __future__ import annotations
@@ -41,11 +41,13 @@ from evopipe.backends.base import Backend
 from evopipe.backends.dask_cluster import (
     active_client,
     close_cluster_fast,
+    closed_by_cluster,
+    kill_worker,
     revive_lost_nannies,
     start_local_cluster,
     warn_if_insecure,
 )
-from evopipe.backends.dask_tasks import kill_worker_process, run_evaluation_task, swap_allowed_failures
+from evopipe.backends.dask_tasks import run_evaluation_task, swap_allowed_failures
 from evopipe.evaluation import EvalContext, Evaluation, PruneBars, Status, record_text
 from evopipe.genome import Genome
 
@@ -65,9 +67,6 @@ _SCATTER_PATIENCE = 60.0
 # erred tasks as_completed did not deliver; such a task is collected after this long.
 _HOUSEKEEPING_SECONDS = 2.0
 _STARTED_TOPIC = "evopipe-task-started"
-
-
-
 
 
 class DaskBackend(Backend):
@@ -118,6 +117,7 @@ class DaskBackend(Backend):
         self._run_token = uuid.uuid4().hex[:6]
         self._topic = f"{_STARTED_TOPIC}-{self._run_token}"
         self._restarts = 0
+        self._submitted = 0  # tasks submitted so far: each task's submission order
         self._housekept_at = 0.0
         # Task key -> when wait() first saw its future erred but not yet delivered.
         self._undelivered: dict[str, float] = {}
@@ -189,7 +189,7 @@ class DaskBackend(Backend):
             # Ask the scheduler itself: a LocalCluster client's wait_for_workers goes through
             # the cluster object's own view and was seen waiting minutes in the soak.
             if not self.client.nthreads():
-                self._reviving = revive_lost_nannies(self._cluster or getattr(self.client, "cluster", None), self._reviving)
+                self._reviving = revive_lost_nannies(self._local_cluster(), self._reviving)
                 if time.monotonic() >= give_up:
                     raise TimeoutError(
                         f"No worker of the Dask cluster at {self.client.scheduler.address} came back within "
@@ -219,7 +219,8 @@ class DaskBackend(Backend):
             task["prune_below"],
             key=f"evaluate-{task['genome'].key}-{self._run_token}{suffix}", retries=0,
         )
-        task["future"] = future
+        task["future"], task["order"], task["context"] = future, self._submitted, self._context_future
+        self._submitted += 1
         self._tasks[future.key] = task
         self._completed.add(future)
 
@@ -229,7 +230,7 @@ class DaskBackend(Backend):
         while self._tasks or self._ready:
             if time.monotonic() - self._housekept_at > _HOUSEKEEPING_SECONDS:
                 self._housekept_at = time.monotonic()
-                self._reviving = revive_lost_nannies(self._cluster or getattr(self.client, "cluster", None), self._reviving)
+                self._reviving = revive_lost_nannies(self._local_cluster(), self._reviving)
                 self._ready += self._collect_undelivered()
             self._enforce_time_limits()
             if self._ready:
@@ -286,7 +287,9 @@ class DaskBackend(Backend):
             return task["index"], result
         if isinstance(result, tuple):  # (type, exception, traceback) of an erred task
             return self._after_failure(task, result[1])
-        return self._resubmit(task, f"its result was lost ({result!r})")
+        # Cancelled by the scheduler: the only reason during a search is that the scattered data
+        # it depends on is gone, possibly without the client's future for it ever being told.
+        return self._resubmit(task, f"its result was lost ({result!r})", data_lost=True)
 
     def _after_failure(self, task: dict, exc: BaseException) -> tuple[int, Evaluation] | None:
         genome, key = task["genome"], task["future"].key
@@ -300,7 +303,10 @@ class DaskBackend(Backend):
         if worker in self._restarted_workers:
             self._started.pop(key, None)
             return self._resubmit(task, "it shared a worker killed for another candidate's timeout", strike=False)
-        if not self._was_running(key, worker):
+        if closed_by_cluster(self._local_cluster(), getattr(getattr(exc, "last_worker", None), "name", None), self._reviving):
+            self._started.pop(key, None)
+            return self._resubmit(task, f"the cluster closed the nanny of its worker {worker} as lost", strike=False)
+        if not self._was_running(task, worker):
             return self._resubmit(task, f"it was queued on worker {worker}, which died", strike=False)
         if self._memory_killed(worker):
             return task["index"], Evaluation(
@@ -309,24 +315,46 @@ class DaskBackend(Backend):
             )
         return self._resubmit(task, f"its worker {worker} died", strike=True)
 
-    def _was_running(self, key: str, worker: str) -> bool:
-        """Whether ``key`` was the task running on ``worker`` when it died.
+    def _local_cluster(self) -> Any:
+        """The cluster object behind the client when it lives in this process, else None."""
+        return self._cluster or getattr(self.client, "cluster", None)
+
+    def _was_running(self, task: dict, worker: str) -> bool:
+        """Whether ``task`` was the task running on ``worker`` when it died.
 
         Yes if its start event came from there (waiting briefly for a late one). No if another
-        task is known to have been running there. Otherwise yes: a task that ends its process
-        at once can take its own start event with it.
+        task is known to have been running there. Otherwise the running task took its own start
+        event with it (``os._exit`` at once): a worker runs its tasks in the order they were
+        submitted, so of the tasks that died with it and never said they started, the earliest
+        submitted was the one running; the others were waiting behind it.
         """
+        key = task["future"].key
         give_up = time.monotonic() + 0.5
         while self._started.get(key, ("",))[0] != worker and time.monotonic() < give_up:
             time.sleep(0.05)
-        started_here = self._started.pop(key, ("",))[0] == worker
-        if started_here:
+        if self._started.pop(key, ("",))[0] == worker:
             self._culprits[worker] = key
             return True
         others = {k for k, (w, _) in self._started.items() if w == worker}
         if self._culprits.get(worker, key) != key:
             others.add(self._culprits[worker])
-        return not others
+        if others:
+            return False
+        earliest = min([task, *self._unstarted_deaths(worker)], key=lambda t: t["order"])
+        self._culprits[worker] = earliest["future"].key
+        return earliest is task
+
+    def _unstarted_deaths(self, worker: str) -> list[dict]:
+        """Uncollected tasks that failed with ``KilledWorker`` on ``worker``, no start event known."""
+        dead = []
+        for key, task in list(self._tasks.items()):
+            if task["future"].status != "error" or key in self._started:
+                continue
+            with contextlib.suppress(Exception):  # a future released meanwhile: not one of them
+                exc = task["future"].exception(timeout=5)
+                if type(exc).__name__ == "KilledWorker" and getattr(exc.last_worker, "address", "") == worker:
+                    dead.append(task)
+        return dead
 
     def _memory_killed(self, worker: str) -> bool:
         for attempt in range(3):
@@ -336,7 +364,7 @@ class DaskBackend(Backend):
                 time.sleep(0.25)  # the nanny's event may trail the worker's death
         return False
 
-    def _resubmit(self, task: dict, why: str, strike: bool = False) -> tuple[int, Evaluation] | None:
+    def _resubmit(self, task: dict, why: str, strike: bool = False, data_lost: bool = False) -> tuple[int, Evaluation] | None:
         genome = task["genome"]
         if strike:
             self._strikes[genome.key] = self._strikes.get(genome.key, 0) + 1
@@ -348,10 +376,10 @@ class DaskBackend(Backend):
         if task["attempt"] + 1 >= _MAX_ATTEMPTS:
             return task["index"], Evaluation(
                 genome.key, Status.ERROR,
-                error=f"Its worker process died in each of {_MAX_ATTEMPTS} attempts (last time: {why}).",
+                error=f"None of its {_MAX_ATTEMPTS} attempts came back with a result (last time: {why}).",
             )
         logger.info("Re-running %s: %s.", genome.text(), why)
-        if self._context_future.status != "finished":
+        if self._context_future.status != "finished" or (data_lost and task["context"] is self._context_future):
             self._scatter()
         self._submit({**task, "attempt": task["attempt"] + 1})
         return None
@@ -391,24 +419,10 @@ class DaskBackend(Backend):
             self._kill_worker(worker)
 
     def _kill_worker(self, worker: str) -> None:
-        # Through the nanny, which the hung task cannot block: SIGKILL the worker process and
-        # let the nanny start a fresh one (about 1 s, where a graceful restart waits 4 s first).
         logger.info("Killing worker %s to stop a candidate past max_eval_time.", worker)
         self._restarted_workers.add(worker)
         self._restarts += 1
-        try:
-            self.client.run(kill_worker_process, workers=[worker], nanny=True)
-        except Exception as exc:
-            if worker not in self.client.nthreads():
-                # Gone already (both calls raise KeyError for a worker the scheduler removed):
-                # the hung task went with it.
-                logger.info("Worker %s was gone before it could be killed.", worker)
-                return
-            logger.warning("Could not kill worker %s through its nanny (%r); restarting it instead.", worker, exc)
-            try:
-                self.client.restart_workers([worker], raise_for_error=False)
-            except Exception as exc2:  # it may still vanish in between: never end the search for it
-                logger.warning("Could not restart worker %s either (%r).", worker, exc2)
+        kill_worker(self.client, worker)
 
     # -- stopping ---------------------------------------------------------------------------
     def cancel(self) -> list[int]:

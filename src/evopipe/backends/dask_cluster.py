@@ -17,7 +17,9 @@ from distributed.client import default_client
 from distributed.core import Status as DaskStatus
 from distributed.deploy import SpecCluster
 
-__all__ = ["active_client", "close_cluster_fast", "revive_lost_nannies", "start_local_cluster", "warn_if_insecure"]
+from evopipe.backends.dask_tasks import kill_worker_process
+
+__all__ = ["active_client", "close_cluster_fast", "closed_by_cluster", "kill_worker", "revive_lost_nannies", "start_local_cluster", "warn_if_insecure"]
 
 # Under the backend's name: to a user these are the Dask backend's messages, one logger to tune.
 logger = logging.getLogger("evopipe.backends.dask")
@@ -119,6 +121,54 @@ def revive_lost_nannies(cluster: Any, asked: dict) -> dict:
         asked.update(dict.fromkeys(new, now))
         cluster.scale(len(cluster.worker_spec))
     return asked
+
+
+def closed_by_cluster(cluster: Any, worker_name: Any, reviving: dict) -> bool:
+    """Whether the worker named ``worker_name`` died because its ``SpecCluster`` closed its nanny.
+
+    The cluster drops a nanny it closes as lost from ``cluster.workers`` (see
+    :func:`revive_lost_nannies`); the worker that nanny had started meanwhile goes down with it,
+    taking its running task. That task did nothing wrong. True when the nanny is still missing
+    or is being started again (``reviving``, as kept by :func:`revive_lost_nannies`).
+
+    Parameters
+    ----------
+    cluster : SpecCluster or None
+    worker_name : object
+        The dead worker's name (a ``SpecCluster`` names each worker after its spec entry).
+    reviving : dict
+        Nanny name -> when it was asked to start again.
+    """
+    if not isinstance(cluster, SpecCluster) or worker_name not in cluster.worker_spec:
+        return False
+    return worker_name not in cluster.workers or worker_name in reviving
+
+
+def kill_worker(client: Client, worker: str) -> None:
+    """SIGKILL ``worker``'s process through its nanny, which starts a fresh one.
+
+    The nanny answers even while the worker is stuck in C code, and a killed worker is back in
+    about 1 s, where a graceful restart waits 4 s first. Without a nanny to reach, the worker is
+    restarted instead; a worker already gone is left alone (the hung task went with it).
+
+    Parameters
+    ----------
+    client : distributed.Client
+    worker : str
+        The worker's address.
+    """
+    try:
+        client.run(kill_worker_process, workers=[worker], nanny=True)
+    except Exception as exc:
+        if worker not in client.nthreads():
+            # Both calls raise KeyError for a worker the scheduler removed.
+            logger.info("Worker %s was gone before it could be killed.", worker)
+            return
+        logger.warning("Could not kill worker %s through its nanny (%r); restarting it instead.", worker, exc)
+        try:
+            client.restart_workers([worker], raise_for_error=False)
+        except Exception as exc2:  # it may still vanish in between: never end the search for it
+            logger.warning("Could not restart worker %s either (%r).", worker, exc2)
 
 
 def close_cluster_fast(cluster: LocalCluster) -> None:
