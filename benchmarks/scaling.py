@@ -1,7 +1,9 @@
 """Scaling benchmark: how busy evopipe keeps a Dask cluster, async vs generational.
 
 Simulated part (default)
-    A ``LocalCluster`` of 2 worker processes with ``slots / 2`` threads each runs
+    A ``LocalCluster`` of 2 worker processes with ``slots / 2`` threads each, started with the
+    embedded cluster's own settings (``start_local_cluster``: Dask's statistical profiler off in
+    the workers; ``--worker-profiler`` turns it on, to measure its cost), runs
     :class:`synthetic.SleepyClassifier` candidates (fit sleeps a lognormal time, median 1 s,
     sigma 1, per candidate), so 8, 32 and 128 slots fit on 2 cores. For each slot count and each
     mode (population = slots) the real run loop (:func:`evopipe.loop.run_search` with an
@@ -71,7 +73,6 @@ import cProfile
 import importlib
 import io
 import json
-import logging
 import math
 import os
 import pstats
@@ -90,6 +91,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 
 from evopipe import EvoClassifier  # noqa: E402
 from evopipe.backends.dask import DaskBackend  # noqa: E402
+from evopipe.backends.dask_cluster import start_local_cluster  # noqa: E402
 from evopipe.context import build_context  # noqa: E402
 from evopipe.distributions import IntRange  # noqa: E402
 from evopipe.evaluation import Status  # noqa: E402
@@ -132,11 +134,9 @@ def synthetic_space() -> SearchSpace:
     return SearchSpace((op,), "classification", max_preprocessors=0)
 
 
-def make_cluster(n_workers: int, threads_per_worker: int) -> tuple[LocalCluster, Client]:
-    cluster = LocalCluster(
-        n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-        host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR,
-    )
+def make_cluster(n_workers: int, threads_per_worker: int, worker_profiler: bool = False) -> tuple[LocalCluster, Client]:
+    """The embedded cluster a default ``fit`` starts (evopipe's own settings), with more threads."""
+    cluster = start_local_cluster(n_workers, threads_per_worker, "auto", dashboard=False, worker_profiler=worker_profiler)
     client = Client(cluster, set_as_default=False)
     # Warm the workers (imports) outside the measured window, as a long-lived cluster would be.
     client.run(importlib.import_module, "synthetic")
@@ -189,9 +189,10 @@ def _time_method(obj, name: str) -> list[float]:
     return total
 
 
-def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: str = "") -> dict:
+def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: str = "",
+               worker_profiler: bool = False) -> dict:
     """One simulated configuration on a fresh cluster; returns its metrics."""
-    cluster, client = make_cluster(2, max(1, slots // 2))
+    cluster, client = make_cluster(2, max(1, slots // 2), worker_profiler)
     try:
         X, y = synthetic.make_data(40, seed=0)
         # The estimators' default prefix cache, as a user's search runs: the front step
@@ -267,6 +268,7 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: st
     row = {
         "mode": mode,
         "slots": slots,
+        "worker_profiler": worker_profiler,
         "utilisation": busy_seconds(ran_intervals, t0, t1) / (slots * wall),
         "evals_per_s": len(done) / wall,
         "driver_ms_per_eval": 1000 * result.driver_seconds / len(done) if done else math.nan,
@@ -366,7 +368,7 @@ def simulated(args) -> None:
     for slots in args.slots:
         for mode in args.modes:
             log(f"{mode} with {slots} slots for {args.seconds:g} s (load {load1()})")
-            row = run_config(mode, slots, args.seconds, args.warmup)
+            row = run_config(mode, slots, args.seconds, args.warmup, worker_profiler=args.worker_profiler)
             log(f"  {row['evaluations']} evaluations, utilisation {row['utilisation']:.3f} "
                 f"(steady+c {row['utilisation_steady_incl_cancelled']:.3f}), "
                 f"driver {row['driver_ms_per_eval']:.2f} ms/eval")
@@ -380,7 +382,8 @@ def simulated(args) -> None:
 def profile(args) -> None:
     mode, _, slots = args.profile.partition(":")
     log(f"profiling the driver thread: {mode} with {slots} slots for {args.seconds:g} s")
-    row = run_config(mode, int(slots), args.seconds, args.warmup, profile=args.profile_clock)
+    row = run_config(mode, int(slots), args.seconds, args.warmup, profile=args.profile_clock,
+                     worker_profiler=args.worker_profiler)
     profiler = row.pop("_profile")
     print(json.dumps(row))
     if args.profile_out:
@@ -399,6 +402,8 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds left out of the steady window")
     parser.add_argument("--slots", type=int, nargs="+", default=list(SLOTS))
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--worker-profiler", action="store_true",
+                        help="run Dask's statistical profiler in the workers (off in the embedded cluster)")
     parser.add_argument("--real", action="store_true", help="real fits on digits, 1 vs 2 workers (instead)")
     parser.add_argument("--max-evals", type=int, default=100, help="evaluations of each --real run")
     parser.add_argument("--profile", metavar="MODE:SLOTS", help="cProfile the driver thread of one configuration")

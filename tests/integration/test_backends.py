@@ -122,6 +122,25 @@ def test_fit_on_the_embedded_cluster_closes_it_and_pickles_clean():
     np.testing.assert_array_equal(pickle.loads(blob).predict(X), model.predict(X))
 
 
+def _profiling(dask_worker=None) -> bool:
+    return "profile-cycle" in dask_worker.periodic_callbacks
+
+
+@pytest.mark.parametrize("dashboard", [False, True])
+def test_embedded_workers_profile_only_with_the_dashboard(dashboard):
+    # Dask's statistical profiler walks every running thread's stack 100 times a second: CPU a
+    # busy search needs, for a page of the dashboard. Nannies started again keep the setting.
+    backend = DaskBackend(n_jobs=1, dashboard=dashboard)
+    backend._connect()
+    try:
+        assert list(backend.client.run(_profiling).values()) == [dashboard]
+        backend._cluster.scale(2)
+        backend.client.wait_for_workers(2, timeout=60)
+        assert list(backend.client.run(_profiling).values()) == [dashboard] * 2
+    finally:
+        backend.close()
+
+
 def test_a_script_without_a_main_guard_is_told_how_to_fix_it(tmp_path):
     # Spawned worker processes import the script, whose top-level fit then cannot start a
     # cluster of its own: multiprocessing's explanation stays in the children's stderr, and the

@@ -33,7 +33,8 @@ def active_client() -> Client | None:
         return None
 
 
-def start_local_cluster(n_workers: int, threads_per_worker: int, memory_limit: Any, dashboard: bool) -> LocalCluster:
+def start_local_cluster(n_workers: int, threads_per_worker: int, memory_limit: Any, dashboard: bool,
+                        worker_profiler: bool | None = None) -> LocalCluster:
     """Start the embedded cluster: ``n_workers`` worker processes bound to 127.0.0.1.
 
     Parameters
@@ -43,6 +44,11 @@ def start_local_cluster(n_workers: int, threads_per_worker: int, memory_limit: A
         Per worker, as ``distributed.LocalCluster`` takes it.
     dashboard : bool
         Serve Dask's dashboard (on a free loopback port).
+    worker_profiler : bool, optional
+        Run Dask's statistical profiler in the workers (the dashboard's "Profile" page).
+        Default: only with the dashboard. Every 10 ms it walks the stack of every thread
+        running a task, twice: with 64 threads a worker it cost 5.5 ms of CPU per evaluation in
+        the scaling benchmark (15.7 against 10.2 ms), on a machine the benchmark keeps busy.
 
     Raises
     ------
@@ -59,6 +65,9 @@ def start_local_cluster(n_workers: int, threads_per_worker: int, memory_limit: A
             # Without a dashboard the scheduler still serves health checks over HTTP: on a free
             # loopback port, not on 8787 (taken by any other cluster).
             scheduler_kwargs={} if dashboard else {"dashboard_address": "127.0.0.1:0"},
+            # A worker kwarg, so that nannies started again later get it too. Dotted keys
+            # survive the nanny's shallow merge with the whole config and win over it.
+            config={"distributed.worker.profile.enabled": dashboard if worker_profiler is None else worker_profiler},
         )
     except Exception as exc:
         hint = ""
