@@ -106,6 +106,7 @@ class DaskBackend(Backend):
         self._completed = None
         self._tasks: dict[str, dict] = {}
         self._strikes: dict[str, int] = {}
+        self._spared: set[str] = set()  # genome keys re-run once without a strike: nanny closed by the cluster
         self._restarted_workers: set[str] = set()
         # Task key -> (worker, driver monotonic time its start event arrived).
         self._started: dict[str, tuple[str, float]] = {}
@@ -303,7 +304,11 @@ class DaskBackend(Backend):
         if worker in self._restarted_workers:
             self._started.pop(key, None)
             return self._resubmit(task, "it shared a worker killed for another candidate's timeout", strike=False)
-        if closed_by_cluster(self._local_cluster(), getattr(getattr(exc, "last_worker", None), "name", None), self._reviving):
+        # Once per candidate: a crash's own nanny can be closed as lost before its KilledWorker
+        # is read (lost-worker-timeout after the death), which must not spare it for good.
+        name = getattr(getattr(exc, "last_worker", None), "name", None)
+        if genome.key not in self._spared and closed_by_cluster(self._local_cluster(), name, self._reviving):
+            self._spared.add(genome.key)
             self._started.pop(key, None)
             return self._resubmit(task, f"the cluster closed the nanny of its worker {worker} as lost", strike=False)
         if not self._was_running(task, worker):
