@@ -12,8 +12,8 @@ workers in turn):
   event naming the worker; a ``KilledWorker`` from that worker is recorded MEMORY.
 - Any other death (``os._exit``, a segfault, a worker killed from outside) re-runs the
   candidate once; only a candidate that kills a second worker is recorded ERROR. Tasks that
-  shared a worker restarted for a timeout, or whose nanny the cluster closed (below), are
-  re-run without counting against them.
+  shared a worker restarted for a timeout, or whose worker's nanny was closed (by the cluster,
+  below, or scaling down), are re-run without counting against them.
 
 Workers that do not come back: a ``LocalCluster`` (any ``SpecCluster``) closes a nanny for good
 when, ``distributed.deploy.lost-worker-timeout`` (15 s) after one of its workers died, no worker
@@ -41,7 +41,7 @@ from evopipe.backends.base import Backend
 from evopipe.backends.dask_cluster import (
     active_client,
     close_cluster_fast,
-    closed_by_cluster,
+    closed_by_its_nanny,
     kill_worker,
     revive_lost_nannies,
     start_local_cluster,
@@ -106,7 +106,6 @@ class DaskBackend(Backend):
         self._completed = None
         self._tasks: dict[str, dict] = {}
         self._strikes: dict[str, int] = {}
-        self._spared: set[str] = set()  # genome keys re-run once without a strike: nanny closed by the cluster
         self._restarted_workers: set[str] = set()
         # Task key -> (worker, driver monotonic time its start event arrived).
         self._started: dict[str, tuple[str, float]] = {}
@@ -304,13 +303,9 @@ class DaskBackend(Backend):
         if worker in self._restarted_workers:
             self._started.pop(key, None)
             return self._resubmit(task, "it shared a worker killed for another candidate's timeout", strike=False)
-        # Once per candidate: a crash's own nanny can be closed as lost before its KilledWorker
-        # is read (lost-worker-timeout after the death), which must not spare it for good.
-        name = getattr(getattr(exc, "last_worker", None), "name", None)
-        if genome.key not in self._spared and closed_by_cluster(self._local_cluster(), name, self._reviving):
-            self._spared.add(genome.key)
+        if closed_by_its_nanny(self.client, worker):
             self._started.pop(key, None)
-            return self._resubmit(task, f"the cluster closed the nanny of its worker {worker} as lost", strike=False)
+            return self._resubmit(task, f"the nanny of its worker {worker} was closed", strike=False)
         if not self._was_running(task, worker):
             return self._resubmit(task, f"it was queued on worker {worker}, which died", strike=False)
         if self._memory_killed(worker):

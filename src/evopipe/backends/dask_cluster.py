@@ -19,7 +19,7 @@ from distributed.deploy import SpecCluster
 
 from evopipe.backends.dask_tasks import kill_worker_process
 
-__all__ = ["active_client", "close_cluster_fast", "closed_by_cluster", "kill_worker", "revive_lost_nannies", "start_local_cluster", "warn_if_insecure"]
+__all__ = ["active_client", "close_cluster_fast", "closed_by_its_nanny", "kill_worker", "revive_lost_nannies", "start_local_cluster", "warn_if_insecure"]
 
 # Under the backend's name: to a user these are the Dask backend's messages, one logger to tune.
 logger = logging.getLogger("evopipe.backends.dask")
@@ -132,25 +132,27 @@ def revive_lost_nannies(cluster: Any, asked: dict) -> dict:
     return asked
 
 
-def closed_by_cluster(cluster: Any, worker_name: Any, reviving: dict) -> bool:
-    """Whether the worker named ``worker_name`` died because its ``SpecCluster`` closed its nanny.
+def closed_by_its_nanny(client: Client, worker: str) -> bool:
+    """Whether ``worker`` died because its nanny was closed, not of anything a task did.
 
-    The cluster drops a nanny it closes as lost from ``cluster.workers`` (see
-    :func:`revive_lost_nannies`); the worker that nanny had started meanwhile goes down with it,
-    taking its running task. That task did nothing wrong. True when the nanny is still missing
-    or is being started again (``reviving``, as kept by :func:`revive_lost_nannies`).
+    A ``SpecCluster`` closes a nanny it takes for lost (``lost-worker-timeout``, see
+    :func:`revive_lost_nannies`), possibly just after that nanny started a fresh worker, which
+    goes down with the task it was running; a cluster scaling down closes nannies too. The
+    worker then logs a ``closing-worker`` event with reason ``nanny-close`` before the scheduler
+    removes it (same stream, in order); a crash or a SIGKILL logs none.
 
     Parameters
     ----------
-    cluster : SpecCluster or None
-    worker_name : object
-        The dead worker's name (a ``SpecCluster`` names each worker after its spec entry).
-    reviving : dict
-        Nanny name -> when it was asked to start again.
+    client : distributed.Client
+    worker : str
+        The dead worker's address.
     """
-    if not isinstance(cluster, SpecCluster) or worker_name not in cluster.worker_spec:
+    try:
+        events = client.get_events(worker)
+    except Exception:  # the scheduler is out of reach: no evidence
         return False
-    return worker_name not in cluster.workers or worker_name in reviving
+    return any(msg.get("action") == "closing-worker" and str(msg.get("reason", "")).startswith("nanny-close")
+               for _, msg in events if isinstance(msg, dict))
 
 
 def kill_worker(client: Client, worker: str) -> None:
