@@ -47,7 +47,8 @@ Simulated part (default)
       pipeline, the front preprocessing step, scoring; the sleeps cost none);
       ``bench_cores_used`` = (driver process + workers CPU) / wall, and
       ``machine_cores_busy`` the cores busy over the run counting every process on the
-      machine (from /proc/stat), to tell this benchmark's own load from other processes'.
+      machine (from /proc/stat), to tell this benchmark's own load from other processes';
+      ``machine_steal_cores`` the part of it the hypervisor took for other virtual machines.
       ``collect_ms_per_eval`` is the part of the time inside ``backend.wait``
       that the driver spends turning finished futures into results (fetching each result),
       and ``driver_busy_ms_per_eval`` = driver + collect. The Dask scheduler of a
@@ -113,15 +114,18 @@ def load1() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def cpu_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs from /proc/stat ((0, 0) where it does not exist)."""
+def cpu_ticks() -> tuple[int, int, int]:
+    """(busy, total, steal) jiffies of all CPUs from /proc/stat ((0, 0, 0) where it does not exist).
+
+    Busy includes steal: time the hypervisor gave this virtual machine's CPUs to someone else.
+    """
     try:
         with open("/proc/stat") as f:
             fields = [int(x) for x in f.readline().split()[1:]]
     except (OSError, ValueError):
-        return 0, 0
+        return 0, 0, 0
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+    return sum(fields) - idle, sum(fields), fields[7] if len(fields) > 7 else 0
 
 
 def busy_seconds(intervals, lo: float, hi: float) -> float:
@@ -296,6 +300,10 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: st
         "bench_cores_used": (process_cpu + workers_cpu) / wall,
         "machine_cores_busy": ((ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1]) * (os.cpu_count() or 1)
                                if ticks1[1] > ticks0[1] else math.nan),
+        # Of those, the cores' worth of time the hypervisor took (other virtual machines): the
+        # benchmark's own processes could not run then either.
+        "machine_steal_cores": ((ticks1[2] - ticks0[2]) / (ticks1[1] - ticks0[1]) * (os.cpu_count() or 1)
+                                if ticks1[1] > ticks0[1] else math.nan),
         **{f"{k}_ms_per_eval": 1000 * v[0] / len(done) if done else math.nan for k, v in parts.items()},
         **{f"{k}_cpu_ms_per_eval": 1000 * v[1] / len(done) if done else math.nan for k, v in parts.items()},
         "mean_eval_s": float(np.mean([e.seconds for e in ok])) if ok else math.nan,
