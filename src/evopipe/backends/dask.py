@@ -1,5 +1,6 @@
-"""Run evaluations on a Dask cluster. With :mod:`~evopipe.backends.dask_cluster` and
-:mod:`~evopipe.backends.dask_tasks`, the only modules of evopipe that import ``distributed``.
+"""Run evaluations on a Dask cluster. With :mod:`~evopipe.backends.dask_cluster`,
+:mod:`~evopipe.backends.dask_blame` and :mod:`~evopipe.backends.dask_tasks`, the only modules
+of evopipe that import ``distributed``.
 
 How failures are told apart (the scheduler runs with ``allowed-failures = 0`` during a search,
 so a task whose worker dies fails at once with ``KilledWorker`` instead of killing up to four
@@ -38,10 +39,10 @@ import dask
 from distributed import Client, LocalCluster, as_completed
 
 from evopipe.backends.base import Backend
+from evopipe.backends.dask_blame import closed_by_its_nanny, memory_killed, unstarted_deaths
 from evopipe.backends.dask_cluster import (
     active_client,
     close_cluster_fast,
-    closed_by_its_nanny,
     kill_worker,
     revive_lost_nannies,
     start_local_cluster,
@@ -308,7 +309,7 @@ class DaskBackend(Backend):
             return self._resubmit(task, f"the nanny of its worker {worker} was closed", strike=False)
         if not self._was_running(task, worker):
             return self._resubmit(task, f"it was queued on worker {worker}, which died", strike=False)
-        if self._memory_killed(worker):
+        if memory_killed(self.client, worker):
             return task["index"], Evaluation(
                 genome.key, Status.MEMORY, worker=worker,
                 error="The worker ran out of its memory limit while evaluating this pipeline and was restarted.",
@@ -340,29 +341,9 @@ class DaskBackend(Backend):
             others.add(self._culprits[worker])
         if others:
             return False
-        earliest = min([task, *self._unstarted_deaths(worker)], key=lambda t: t["order"])
+        earliest = min([task, *unstarted_deaths(self._tasks, self._started, worker)], key=lambda t: t["order"])
         self._culprits[worker] = earliest["future"].key
         return earliest is task
-
-    def _unstarted_deaths(self, worker: str) -> list[dict]:
-        """Uncollected tasks that failed with ``KilledWorker`` on ``worker``, no start event known."""
-        dead = []
-        for key, task in list(self._tasks.items()):
-            if task["future"].status != "error" or key in self._started:
-                continue
-            with contextlib.suppress(Exception):  # a future released meanwhile: not one of them
-                exc = task["future"].exception(timeout=5)
-                if type(exc).__name__ == "KilledWorker" and getattr(exc.last_worker, "address", "") == worker:
-                    dead.append(task)
-        return dead
-
-    def _memory_killed(self, worker: str) -> bool:
-        for attempt in range(3):
-            if any(msg.get("worker") == worker for _, msg in self.client.get_events("worker-restart-memory")):
-                return True
-            if attempt < 2:
-                time.sleep(0.25)  # the nanny's event may trail the worker's death
-        return False
 
     def _resubmit(self, task: dict, why: str, strike: bool = False, data_lost: bool = False) -> tuple[int, Evaluation] | None:
         genome = task["genome"]

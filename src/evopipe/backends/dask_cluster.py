@@ -19,7 +19,7 @@ from distributed.deploy import SpecCluster
 
 from evopipe.backends.dask_tasks import kill_worker_process
 
-__all__ = ["active_client", "close_cluster_fast", "closed_by_its_nanny", "kill_worker", "revive_lost_nannies", "start_local_cluster", "warn_if_insecure"]
+__all__ = ["active_client", "close_cluster_fast", "kill_worker", "revive_lost_nannies", "start_local_cluster", "warn_if_insecure"]
 
 # Under the backend's name: to a user these are the Dask backend's messages, one logger to tune.
 logger = logging.getLogger("evopipe.backends.dask")
@@ -130,29 +130,6 @@ def revive_lost_nannies(cluster: Any, asked: dict) -> dict:
         asked.update(dict.fromkeys(new, now))
         cluster.scale(len(cluster.worker_spec))
     return asked
-
-
-def closed_by_its_nanny(client: Client, worker: str) -> bool:
-    """Whether ``worker`` died because its nanny was closed, not of anything a task did.
-
-    A ``SpecCluster`` closes a nanny it takes for lost (``lost-worker-timeout``, see
-    :func:`revive_lost_nannies`), possibly just after that nanny started a fresh worker, which
-    goes down with the task it was running; a cluster scaling down closes nannies too. The
-    worker then logs a ``closing-worker`` event with reason ``nanny-close`` before the scheduler
-    removes it (same stream, in order); a crash or a SIGKILL logs none.
-
-    Parameters
-    ----------
-    client : distributed.Client
-    worker : str
-        The dead worker's address.
-    """
-    try:
-        events = client.get_events(worker)
-    except Exception:  # the scheduler is out of reach: no evidence
-        return False
-    return any(msg.get("action") == "closing-worker" and str(msg.get("reason", "")).startswith("nanny-close")
-               for _, msg in events if isinstance(msg, dict))
 
 
 def kill_worker(client: Client, worker: str) -> None:
