@@ -2,6 +2,7 @@
 
     python benchmarks/peers.py [--budget 120] [--datasets digits,wine] [--systems evopipe,flaml]
                                [--evopipe-param ensemble=true] [--table stdout|stderr|none]
+                               [--split-seeds 0 1 2 3 4]
 
 For each (dataset, system) one process is started (``--python-SYSTEM`` picks its interpreter),
 which loads the dataset, splits it with ``train_test_split(test_size=0.25, random_state=0)``
@@ -9,8 +10,9 @@ which loads the dataset, splits it with ``train_test_split(test_size=0.25, rando
 workers, and scores it on the 25%: accuracy for classification, r2 for diabetes. This script
 prints one JSON line per run on stdout:
 
-    system, version, dataset, budget_s, fit_wall_s, candidates, candidates_ok, holdout, metric,
-    peak_rss_mb, process_wall_s, stderr_lines, python, numpy, sklearn, plus per-system extras
+    system, version, dataset, split_seed, budget_s, fit_wall_s, candidates, candidates_ok,
+    holdout, metric, peak_rss_mb, process_wall_s, stderr_lines, python, numpy, sklearn, plus
+    per-system extras
 
 and then a markdown table (on stderr by default, so ``> peers.jsonl`` keeps stdout pure JSON).
 ``fit_wall_s`` is measured around ``fit`` only, inside the child; ``process_wall_s`` is the
@@ -24,6 +26,11 @@ it gets ``"skipped": reason``; one that crashes, overruns ``budget * --timeout-f
 --timeout-grace`` seconds (then its whole process tree is killed) or returns no usable model
 gets ``"error": reason`` and ``holdout: null``. Nothing here makes the other systems slower or
 faster: thread pools and environment are inherited as they are.
+
+``--split-seeds`` repeats every run on other splits (``train_test_split(random_state=seed)``;
+the default is the fixed split, seed 0). On the small datasets a 25% holdout is 38 to 143 rows,
+and pipelines that cross-validation cannot tell apart hold out several points apart on any
+one split; the table then also gives each system's mean holdout over the seeds.
 
 Datasets: scikit-learn's digits, breast_cancer, wine, diabetes (regression), and ``synth20k`` =
 ``make_classification(n_samples=20000, n_features=40, n_informative=10, random_state=0)``.
@@ -96,8 +103,8 @@ SAMPLE_S = 0.2
 
 # --------------------------------------------------------------------------- child side
 
-def load_split(name: str):
-    """The dataset's 75/25 split, the same code in every interpreter.
+def load_split(name: str, split_seed: int = 0):
+    """The dataset's 75/25 split (``random_state=split_seed``), the same code in every interpreter.
 
     Returns
     -------
@@ -113,11 +120,11 @@ def load_split(name: str):
     else:
         raise ValueError(f"unknown dataset {name!r}; choose from {DATASETS}")
     regression = name == "diabetes"
-    split = train_test_split(X, y, test_size=0.25, random_state=0, stratify=None if regression else y)
+    split = train_test_split(X, y, test_size=0.25, random_state=split_seed, stratify=None if regression else y)
     return (*split, regression)
 
 
-def run_one(system: str, dataset: str, budget: float, params: dict) -> dict:
+def run_one(system: str, dataset: str, budget: float, params: dict, split_seed: int = 0) -> dict:
     """Fit one system on one dataset in this process and return its result row (no RSS)."""
     import importlib
 
@@ -128,13 +135,13 @@ def run_one(system: str, dataset: str, budget: float, params: dict) -> dict:
     from peers_systems import RUNNERS
 
     runner, module = RUNNERS[system]
-    row = {"system": system, "dataset": dataset, "budget_s": budget, "python": sys.executable,
-           "numpy": numpy.__version__, "sklearn": sklearn.__version__}
+    row = {"system": system, "dataset": dataset, "split_seed": split_seed, "budget_s": budget,
+           "python": sys.executable, "numpy": numpy.__version__, "sklearn": sklearn.__version__}
     try:
         importlib.import_module(module)
     except Exception as exc:  # not installed here, or broken by its dependencies: skip, don't crash
         return {**row, "skipped": f"cannot import {module} in {sys.executable}: {type(exc).__name__}: {exc}"}
-    X_train, X_test, y_train, y_test, regression = load_split(dataset)
+    X_train, X_test, y_train, y_test, regression = load_split(dataset, split_seed)
     row["metric"] = "r2" if regression else "accuracy"
     try:
         result = runner(X_train, y_train, regression, budget, params)
@@ -185,14 +192,16 @@ def kill_all(procs) -> None:
     psutil.wait_procs(procs, timeout=10)
 
 
-def spawn(python: str, system: str, dataset: str, budget: float, params: dict, timeout: float) -> dict:
-    """Run one (system, dataset) in a child interpreter, sampling its process tree's RSS."""
+def spawn(python: str, system: str, dataset: str, budget: float, params: dict, timeout: float,
+          split_seed: int = 0) -> dict:
+    """Run one (system, dataset, split) in a child interpreter, sampling its process tree's RSS."""
     import psutil
 
-    row = {"system": system, "dataset": dataset, "budget_s": budget, "python": python}
+    row = {"system": system, "dataset": dataset, "split_seed": split_seed, "budget_s": budget, "python": python}
     if not os.path.exists(python):
         return {**row, "skipped": f"interpreter not found: {python}"}
-    cmd = [python, SCRIPT, "--run-one", system, dataset, "--budget", str(budget), "--params", json.dumps(params)]
+    cmd = [python, SCRIPT, "--run-one", system, dataset, "--budget", str(budget), "--params", json.dumps(params),
+           "--split-seed", str(split_seed)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.monotonic()
         # Files, not pipes: a child that floods stderr with warnings must not block on a full pipe.
@@ -229,19 +238,41 @@ def spawn(python: str, system: str, dataset: str, budget: float, params: dict, t
 
 
 def markdown(rows: list[dict]) -> str:
-    """The runs as a markdown table in the layout of shared/BENCHMARKS.md."""
-    lines = ["| dataset | system | fit s | holdout | candidates scored / tried | peak RSS MB (process tree) |",
-             "|---|---|---|---|---|---|"]
+    """The runs as a markdown table in the layout of shared/BENCHMARKS.md (a split column and
+    per-system means when there are several splits)."""
+    several = len({r.get("split_seed", 0) for r in rows}) > 1
+    split_head, split_rule = ("split | ", "---|") if several else ("", "")
+    lines = [f"| dataset | {split_head}system | fit s | holdout | candidates scored / tried | peak RSS MB (process tree) |",
+             f"|---|{split_rule}---|---|---|---|---|"]
     for r in rows:
         system = f"{r['system']} {r.get('version', '')}".strip()
+        split = f"{r.get('split_seed', 0)} | " if several else ""
         if "skipped" in r:
-            lines.append(f"| {r['dataset']} | {system} | skipped | | | |")
+            lines.append(f"| {r['dataset']} | {split}{system} | skipped | | | |")
             continue
         holdout = "error" if r.get("holdout") is None else f"{r['holdout']:.4f}"
         tried, ok = r.get("candidates"), r.get("candidates_ok")
         count = f"{tried} trials" if r["system"] == "flaml" else f"{'?' if ok is None else ok} / {tried}"
         fit = r.get("fit_wall_s", r.get("process_wall_s"))
-        lines.append(f"| {r['dataset']} | {system} | {fit} | {holdout} | {count} | {r.get('peak_rss_mb')} |")
+        lines.append(f"| {r['dataset']} | {split}{system} | {fit} | {holdout} | {count} | {r.get('peak_rss_mb')} |")
+    if several:
+        lines += ["", mean_table(rows)]
+    return "\n".join(lines)
+
+
+def mean_table(rows: list[dict]) -> str:
+    """Mean holdout (and its range) per dataset and system over the splits it finished."""
+    lines = ["| dataset | system | splits | mean holdout | min – max |", "|---|---|---|---|---|"]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["system"]), []).append(r.get("holdout"))
+    for (dataset, system), scores in groups.items():
+        done = [s for s in scores if s is not None]
+        if not done:
+            lines.append(f"| {dataset} | {system} | 0 of {len(scores)} | | |")
+            continue
+        lines.append(f"| {dataset} | {system} | {len(done)} of {len(scores)} | {sum(done) / len(done):.4f} "
+                     f"| {min(done):.4f} – {max(done):.4f} |")
     return "\n".join(lines)
 
 
@@ -280,13 +311,16 @@ def main() -> None:
     parser.add_argument("--timeout-grace", type=float, default=120.0)
     parser.add_argument("--table", choices=["stderr", "stdout", "none"], default="stderr",
                         help="where to print the final markdown table (default stderr)")
+    parser.add_argument("--split-seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                        help="train_test_split random_state of each split to run (default: 0, the fixed split)")
     # Child mode: one system on one dataset in this interpreter, result on a PREFIX line.
     parser.add_argument("--run-one", nargs=2, metavar=("SYSTEM", "DATASET"), help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--split-seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.run_one:
-        row = run_one(*args.run_one, args.budget, json.loads(args.params))
+        row = run_one(*args.run_one, args.budget, json.loads(args.params), args.split_seed)
         print(PREFIX + json.dumps(row, default=str), flush=True)
         return
 
@@ -297,12 +331,13 @@ def main() -> None:
         parser.error(f"unknown dataset or system: {', '.join(unknown)}")
     timeout = args.budget * args.timeout_factor + args.timeout_grace
     rows = []
-    for dataset in datasets:
+    for dataset, split_seed in ((d, s) for d in datasets for s in args.split_seeds):
         for system in systems:
             python = getattr(args, "python_" + ("evopipe" if system == "hgb" else system))
             params = {} if system == "hgb" else parse_params(getattr(args, f"{system}_param"))
-            print(f"peers: {system} on {dataset} ({args.budget:g} s budget, {python})", file=sys.stderr, flush=True)
-            row = spawn(python, system, dataset, args.budget, params, timeout)
+            split = f", split {split_seed}" if split_seed else ""
+            print(f"peers: {system} on {dataset}{split} ({args.budget:g} s budget, {python})", file=sys.stderr, flush=True)
+            row = spawn(python, system, dataset, args.budget, params, timeout, split_seed)
             if "error" in row or "skipped" in row:
                 tail = "".join(f"\n    {line}" for line in row.pop("stderr_tail", []))
                 print(f"peers: {system} on {dataset}: {row.get('error') or row.get('skipped')}{tail}", file=sys.stderr)
