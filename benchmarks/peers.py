@@ -28,7 +28,7 @@ gets ``"error": reason`` and ``holdout: null``. Nothing here makes the other sys
 faster: thread pools and environment are inherited as they are.
 
 ``--split-seeds`` repeats every run on other splits (``train_test_split(random_state=seed)``;
-the default is the fixed split, seed 0). On the small datasets a 25% holdout is 38 to 143 rows,
+the default is the fixed split, seed 0). On the small datasets a 25% holdout is 45 to 143 rows,
 and pipelines that cross-validation cannot tell apart hold out several points apart on any
 one split; the table then also gives each system's mean holdout over the seeds.
 
