@@ -128,6 +128,12 @@ def cpu_ticks() -> tuple[int, int, int]:
     return sum(fields) - idle, sum(fields), fields[7] if len(fields) > 7 else 0
 
 
+def cores_of(ticks0: tuple, ticks1: tuple, field: int) -> float:
+    """Cores' worth of ``cpu_ticks()[field]`` between two readings (NaN without /proc/stat)."""
+    total = ticks1[1] - ticks0[1]
+    return (ticks1[field] - ticks0[field]) / total * (os.cpu_count() or 1) if total > 0 else math.nan
+
+
 def busy_seconds(intervals, lo: float, hi: float) -> float:
     """Sum of the overlaps of ``(start, end)`` intervals with ``[lo, hi]``."""
     return sum(max(0.0, min(end, hi) - max(start, lo)) for start, end in intervals)
@@ -298,12 +304,10 @@ def run_config(mode: str, slots: int, seconds: float, warmup: float, profile: st
         # Cores used by this benchmark (driver process + the two workers), and by the whole
         # machine (every process), over the run; the machine has os.cpu_count() of them.
         "bench_cores_used": (process_cpu + workers_cpu) / wall,
-        "machine_cores_busy": ((ticks1[0] - ticks0[0]) / (ticks1[1] - ticks0[1]) * (os.cpu_count() or 1)
-                               if ticks1[1] > ticks0[1] else math.nan),
+        "machine_cores_busy": cores_of(ticks0, ticks1, 0),
         # Of those, the cores' worth of time the hypervisor took (other virtual machines): the
         # benchmark's own processes could not run then either.
-        "machine_steal_cores": ((ticks1[2] - ticks0[2]) / (ticks1[1] - ticks0[1]) * (os.cpu_count() or 1)
-                                if ticks1[1] > ticks0[1] else math.nan),
+        "machine_steal_cores": cores_of(ticks0, ticks1, 2),
         **{f"{k}_ms_per_eval": 1000 * v[0] / len(done) if done else math.nan for k, v in parts.items()},
         **{f"{k}_cpu_ms_per_eval": 1000 * v[1] / len(done) if done else math.nan for k, v in parts.items()},
         "mean_eval_s": float(np.mean([e.seconds for e in ok])) if ok else math.nan,
