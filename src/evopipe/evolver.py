@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evopipe.choice import simplest_within_error
 from evopipe.evaluation import Evaluation, PruneBars
 from evopipe.genome import Genome
 from evopipe.selection import crowding_distance, non_dominated_ranks, select_survivors, tournament
@@ -201,20 +202,17 @@ class Evolver:
     def chosen(self) -> tuple[Candidate, Evaluation] | None:
         """The pipeline a search returns: the simplest within one standard error of the best.
 
-        Breiman's one-standard-error rule on the Pareto front: among the non-dominated
-        evaluations whose mean score is at least the best one's minus its standard error
-        (standard deviation of its fold scores / sqrt(folds)), the one with the fewest steps.
-        With many candidates the top cross-validation score is optimistic (the winner's
-        curse); a simpler pipeline that the folds cannot tell apart from it is the safer
-        choice. On large data the error is small and the best is kept.
+        Breiman's one-standard-error rule (:func:`evopipe.choice.simplest_within_error`): among
+        the successful evaluations whose mean score is at least the best one's minus its
+        standard error (standard deviation of its fold scores / sqrt(folds)), the one with the
+        fewest steps, then the highest score. With many candidates the top cross-validation
+        score is optimistic (the winner's curse); a simpler pipeline that the folds cannot tell
+        apart from it is the safer choice. On large data the error is small and the best is kept.
         """
-        best = self._best
-        if best is None or len(best[1].fold_scores) < 2:
-            return best
-        folds = np.asarray(best[1].fold_scores, dtype=float)
-        floor = best[1].score - folds.std(ddof=1) / np.sqrt(len(folds))
-        close = [r for r in self.pareto_front() if r[1].score >= floor]
-        return min(close, key=lambda r: (r[0].genome.complexity, _rank_key(r)), default=best)
+        if self._best is None:
+            return None
+        ok = sorted((r for r in self.results.values() if r[1].ok), key=lambda r: r[0].index)
+        return ok[simplest_within_error([(c.genome, e.score, e.fold_scores) for c, e in ok])]
 
     @staticmethod
     def _objectives(records: list[tuple[Candidate, Evaluation]]) -> np.ndarray:
