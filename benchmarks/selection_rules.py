@@ -1,17 +1,18 @@
 """Which rule for choosing the returned pipeline holds out best? Paired on the same searches.
 
     python benchmarks/selection_rules.py [--budget 120] [--datasets diabetes,wine]
-                                         [--split-seeds 0 1 2] [--archive DIR]
+                                         [--split-seeds 0 1 2] [--archive DIR] [--json]
 
 For each dataset and split (``peers.py``'s data and ``train_test_split``), one evopipe search
 runs with the peers benchmark's settings (``max_time=budget, n_jobs=2, random_state=0``) and
 its ``evaluations_`` are kept (``--archive DIR`` stores them as pickles and reads them back on
-the next run, so the rules can be compared again without searching again). Then every rule
+the next run, so the rules can be compared again without searching again; each also keeps
+``returned``, what ``fit`` returned with the code that ran the search). Then every rule
 picks one pipeline from the same evaluations; each pick is refitted on the 75% and scored on
 the 25%. The rules differ only in how they choose, never in what was searched, so the
 comparison is paired.
 
-The rules: ``top`` (the first candidate to reach the highest mean CV score), and variants of "the simplest pipeline within one
+The rules: ``top`` (the highest mean CV score, ties to fewer steps as in evopipe), and variants of "the simplest pipeline within one
 error of the top" (:func:`evopipe.choice.simplest_within_error`), with the error either the
 plain standard error of the top pipeline's fold scores (``se``) or Nadeau and Bengio's
 corrected one (``nb``, 1.5 times as wide for 5 folds), and "simplest" either fewest steps
@@ -39,13 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import DATASETS, load_split  # noqa: E402
 
 from evopipe import EvoClassifier, EvoRegressor  # noqa: E402
-from evopipe.choice import simplest_within_error, standard_error, steps  # noqa: E402
+from evopipe.choice import fewest_steps, simplest_within_error, standard_error, top_index  # noqa: E402
 from evopipe.compile import compile_genome  # noqa: E402
 from evopipe.genome import parse_genome  # noqa: E402
 from evopipe.space import import_path, resolve_search_space, role_of  # noqa: E402
 
 # Capacity classes for the "capacity" variants: linear models and naive Bayes; then
-# neighbours, single trees, kernel SVMs and polynomial / kernel features; then ensembles.
+# neighbours, single trees, kernel SVMs and polynomial / kernel features; then ensembles of
+# trees (forests, boosting) and neural networks.
 LINEAR, FLEXIBLE, ENSEMBLE = 0, 1, 2
 _LINEAR = ("sklearn.linear_model.", "sklearn.naive_bayes.", "sklearn.svm.LinearSVC", "sklearn.svm.LinearSVR")
 _ENSEMBLES = ("sklearn.ensemble.", "sklearn.neural_network.", "xgboost.", "lightgbm.")
@@ -53,9 +55,12 @@ _EXPANDING = ("sklearn.kernel_approximation.", "sklearn.preprocessing.Polynomial
 
 
 def step_capacity(step, last: bool) -> int:
-    """A step's capacity class. Transformers count only when they expand the features;
-    estimators nested in a step's parameters (``SelectFromModel(estimator=...)``) only select
-    features and do not count; a stacked estimator counts like a final one."""
+    """A step's capacity class (``LINEAR``, ``FLEXIBLE`` or ``ENSEMBLE``).
+
+    Transformers count only when they expand the features; estimators nested in a step's
+    parameters (``SelectFromModel(estimator=...)``) only select features and do not count; a
+    stacked estimator (not ``last``) counts like a final one.
+    """
     if step.path.startswith(_EXPANDING):
         return FLEXIBLE
     if not last and not role_of(import_path(step.path)).is_estimator:
@@ -71,22 +76,28 @@ def capacity(genome) -> int:
 
 
 def corrected_standard_error(fold_scores) -> float:
-    """Nadeau and Bengio's corrected standard error of K-fold scores, ``std * sqrt(1/K + 1/(K-1))``:
-    the folds share most of their training rows, so the plain one understates the spread."""
+    """Nadeau and Bengio's corrected standard error of K-fold scores.
+
+    ``std * sqrt(1/K + 1/(K-1))``: the fold models share most of their training rows, so the
+    plain ``std / sqrt(K)`` understates how much the mean would move on other data.
+    """
     folds = np.asarray(fold_scores, dtype=float)
     return float(folds.std(ddof=1) * np.sqrt(1 / len(folds) + 1 / (len(folds) - 1)))
 
 
 def capacity_then_steps(genome) -> tuple:
+    """Sort key: capacity class first, then number of steps (smaller is simpler)."""
     return (capacity(genome), genome.complexity)
 
 
 def steps_then_capacity(genome) -> tuple:
+    """Sort key: number of steps first, then capacity class (smaller is simpler)."""
     return (genome.complexity, capacity(genome))
 
+
 RULES = {
-    "se+steps": (standard_error, steps),
-    "nb+steps": (corrected_standard_error, steps),
+    "se+steps": (standard_error, fewest_steps),
+    "nb+steps": (corrected_standard_error, fewest_steps),
     "se+capacity": (standard_error, capacity_then_steps),
     "nb+capacity": (corrected_standard_error, capacity_then_steps),
     "nb+steps,capacity": (corrected_standard_error, steps_then_capacity),
@@ -114,11 +125,11 @@ def picks(run: dict, regression: bool) -> dict:
     """Each rule's choice among the OK evaluations: rule name -> (genome, mean CV score)."""
     space = resolve_search_space("default", "regression" if regression else "classification")
     frame = run["evaluations"]
-    # In the order proposed, as the evolver sees them (ties go to the earlier candidate).
+    # In the order proposed, as the evolver sees them: "earlier" in the rules' tie-breaks.
     ok = frame[frame["status"] == "OK"].sort_values("candidate").reset_index(drop=True)
     entries = [(parse_genome(p, space.resolve_name), s, f)
                for p, s, f in ok[["pipeline", "score", "fold_scores"]].itertuples(index=False)]
-    chosen = {"top": int(np.argmax([e[1] for e in entries]))}
+    chosen = {"top": top_index(entries)}
     for name, (error, simplicity) in RULES.items():
         chosen[name] = simplest_within_error(entries, error=error, simplicity=simplicity)
     return {name: (entries[i][0], float(entries[i][1])) for name, i in chosen.items()}
@@ -145,7 +156,7 @@ def main() -> None:
     for dataset in args.datasets.split(","):
         for seed in args.split_seeds:
             run = search(dataset, seed, args.budget, args.archive)
-            regression = dataset == "diabetes"
+            regression = load_split(dataset, seed)[-1]
             for rule, (genome, cv) in picks(run, regression).items():
                 row = {"dataset": dataset, "split": seed, "rule": rule, "cv": round(cv, 4),
                        "holdout": round(holdout(genome, dataset, seed, run["random_state"]), 4),

@@ -18,24 +18,60 @@ import numpy as np
 
 from evopipe.genome import Genome
 
-__all__ = ["simplest_within_error", "standard_error", "steps"]
+__all__ = ["fewest_steps", "simplest_within_error", "standard_error", "top_index"]
 
 
-def steps(genome: Genome) -> tuple:
-    """Simplicity as the number of steps (smaller is simpler)."""
+def fewest_steps(genome: Genome) -> tuple:
+    """Sort key for "simplest" as the number of steps.
+
+    Parameters
+    ----------
+    genome : Genome
+
+    Returns
+    -------
+    tuple
+        ``(number of steps,)``; smaller is simpler.
+    """
     return (genome.complexity,)
 
 
 def standard_error(fold_scores: Sequence[float]) -> float:
-    """Standard error of the mean of the fold scores: ``std / sqrt(K)`` (``ddof=1``)."""
+    """Standard error of the mean of the fold scores.
+
+    Parameters
+    ----------
+    fold_scores : sequence of float
+        At least two (with one, the standard deviation is undefined and the result NaN).
+
+    Returns
+    -------
+    float
+        ``std(fold_scores, ddof=1) / sqrt(K)``.
+    """
     folds = np.asarray(fold_scores, dtype=float)
     return float(folds.std(ddof=1) / np.sqrt(len(folds)))
+
+
+def top_index(entries: Sequence[tuple]) -> int:
+    """Index of the top entry: the highest mean score; ties go to fewer steps, then the earlier.
+
+    Parameters
+    ----------
+    entries : sequence of (Genome, float, sequence of float)
+        As for :func:`simplest_within_error`. Non-empty.
+
+    Returns
+    -------
+    int
+    """
+    return max(range(len(entries)), key=lambda i: (float(entries[i][1]), -entries[i][0].complexity, -i))
 
 
 def simplest_within_error(
     entries: Sequence[tuple],
     error: Callable[[Sequence[float]], float] = standard_error,
-    simplicity: Callable[[Genome], tuple] = steps,
+    simplicity: Callable[[Genome], tuple] = fewest_steps,
 ) -> int:
     """Index of the simplest entry whose score is within one error of the top score.
 
@@ -45,24 +81,29 @@ def simplest_within_error(
         Successful evaluations: genome, mean cross-validation score, fold scores. Non-empty.
     error : callable, default=standard_error
         The error of the top entry's fold scores that sets the floor.
-    simplicity : callable, default=steps
+    simplicity : callable, default=fewest_steps
         A genome's sort key; smaller is simpler.
 
     Returns
     -------
     int
         Among the entries scoring at least ``top - error(top's folds)``, the simplest; ties go
-        to the higher score, then the earlier entry. The top entry is the highest score (ties:
-        fewer steps, then earlier). With fewer than two fold scores on the top entry, the top
-        entry.
+        to the higher score, then the earlier entry. The top entry is :func:`top_index`'s.
+        With fewer than two fold scores on the top entry, or an error that is not a finite
+        number, the top entry.
+
+    Raises
+    ------
+    ValueError
+        If ``entries`` is empty.
     """
     if not entries:
         raise ValueError("simplest_within_error needs at least one evaluation to choose from.")
     scores = [float(score) for _, score, _ in entries]
-    top = max(range(len(entries)), key=lambda i: (scores[i], -entries[i][0].complexity, -i))
+    top = top_index(entries)
     folds = entries[top][2]
-    if len(folds) < 2:
+    width = error(folds) if len(folds) >= 2 else float("nan")
+    if not np.isfinite(width):
         return top
-    floor = scores[top] - error(folds)
-    close = [i for i in range(len(entries)) if scores[i] >= floor]
-    return min(close, key=lambda i: (simplicity(entries[i][0]), -scores[i], i))
+    close = [i for i in range(len(entries)) if scores[i] >= scores[top] - width]
+    return min(close, key=lambda i: (simplicity(entries[i][0]), -scores[i], i), default=top)
