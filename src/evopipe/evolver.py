@@ -209,9 +209,9 @@ class Evolver:
         score is optimistic (the winner's curse); a simpler pipeline that the folds cannot tell
         apart from it is the safer choice. On large data the error is small and the best is kept.
         """
-        if self._best is None:
-            return None
         ok = sorted((r for r in self.results.values() if r[1].ok), key=lambda r: r[0].index)
+        if not ok:
+            return None
         return ok[simplest_within_error([(c.genome, e.score, e.fold_scores) for c, e in ok])]
 
     @staticmethod
