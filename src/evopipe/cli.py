@@ -266,7 +266,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--task", choices=TASKS,
                      help="default: inferred from the target (numbers with many distinct values: regression)")
     fit.add_argument("--scoring", metavar="S", help="a scikit-learn scorer name (default: accuracy / r2)")
-    fit.add_argument("--cv", type=int_at_least(2), default=5, metavar="K", help="cross-validation folds (default: 5)")
+    fit.add_argument("--cv", type=int_at_least(2), default=3, metavar="K", help="cross-validation folds (default: 3)")
     fit.add_argument("--max-time", type=duration("--max-time", True), default=300.0, metavar="T",
                      help="budget for the search, e.g. 90s, 10m, 2h, or none (default: 5m)")
     fit.add_argument("--max-eval-time", type=duration("--max-eval-time", False), metavar="T",
