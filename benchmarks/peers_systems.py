@@ -34,6 +34,8 @@ def run_evopipe(X, y, regression: bool, budget: float, params: dict) -> dict:
     dict
         ``candidates`` is every row of ``evaluations_`` (cancelled ones included: they were
         started and cost worker time), ``candidates_ok`` the rows with status OK.
+        ``ensemble_members`` is the number of pipelines in the fitted ensemble (0: the single
+        best pipeline was kept, or ``ensemble`` was off).
     """
     import evopipe
     from evopipe import EvoClassifier, EvoRegressor
@@ -52,6 +54,8 @@ def run_evopipe(X, y, regression: bool, budget: float, params: dict) -> dict:
         row["statuses"] = dict(statuses)
     row["pipeline"] = model.best_genome_.text()
     row["cv_score"], row["top_cv_score"] = float(model.best_score_), float(model.top_score_)
+    # With ensemble=True the pipeline above may not be what predicts: say which one did.
+    row["ensemble_members"] = len(model.ensemble_ or ())
     return row
 
 
