@@ -114,6 +114,21 @@ def test_dataframe_with_categories_and_missing_values_fits_predicts_and_exports(
     np.testing.assert_array_equal(exported.predict(X), model.predict(X))
 
 
+def test_default_cross_validation_has_three_folds(iris, cancer):
+    # Three folds by default (README, "Cheap candidates by default"): every scored candidate
+    # has one score per fold, for both estimators.
+    fast = {k: v for k, v in FAST.items() if k != "cv"}
+    X, y = iris
+    classifier = EvoClassifier(**fast, max_evals=3).fit(X, y)
+    X, y = cancer
+    regressor = EvoRegressor(**fast, max_evals=3).fit(X, y.astype(float))
+    for model in (classifier, regressor):
+        assert model.get_params()["cv"] == 3
+        scored = model.evaluations_[model.evaluations_["status"] == "OK"]
+        assert len(scored) >= 1
+        assert all(len(folds) == 3 for folds in scored["fold_scores"])
+
+
 def test_fitted_estimator_pickles_and_predicts(iris):
     X, y = iris
     model = EvoClassifier(**FAST, max_evals=3).fit(X, y)

@@ -236,3 +236,22 @@ def test_nested_estimator_choices_are_steps_of_the_task(task: str) -> None:
     for path in ("sklearn.feature_selection.SelectFromModel", "sklearn.feature_selection.RFE"):
         choices = Categorical(tuple(MODULES[task].DEFAULT[path]["estimator"])).choices
         assert all(isinstance(c, Step) and c.name.endswith(suffix) for c in choices)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_forests_grow_100_trees_and_boosting_searches_50_to_150_rounds(task: str) -> None:
+    # The cost caps of the default space (README, "Cheap candidates by default").
+    space = builtin_space("default", task)
+    kind = "Classifier" if task == "classification" else "Regressor"
+    forests = [f"sklearn.ensemble.RandomForest{kind}", f"sklearn.ensemble.ExtraTrees{kind}"]
+    boosting = {f"sklearn.ensemble.GradientBoosting{kind}": "n_estimators",
+                f"sklearn.ensemble.HistGradientBoosting{kind}": "max_iter"}
+    if task == "regression":
+        boosting["sklearn.ensemble.AdaBoostRegressor"] = "n_estimators"
+    for path in forests:
+        trees = dict(space.operator(path).params)["n_estimators"]
+        assert trees.contains(100) and not trees.contains(99) and not trees.contains(101), path
+    for path, param in boosting.items():
+        rounds = dict(space.operator(path).params)[param]
+        assert rounds.contains(50) and rounds.contains(150), path
+        assert not rounds.contains(49) and not rounds.contains(151), path
